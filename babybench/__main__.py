@@ -1,0 +1,5 @@
+import sys
+
+from babybench.cli import main
+
+sys.exit(main())
