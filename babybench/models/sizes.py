@@ -1,0 +1,179 @@
+"""Model families, size presets and :func:`build_model`.
+
+A *family* maps a layer count to a layer pattern. A *size* fixes ``d_model``
+and ``n_heads`` and, per family, the layer count and MLP width that make the
+non-embedding parameter count match the transformer's within 2% (a tested
+contract). The table in :data:`SIZE_TABLE` is frozen data produced by
+:func:`solve` - rerun ``python -m babybench.models.sizes`` after changing a
+mixer and paste its output here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from babybench.errors import BabybenchError
+from babybench.models.config import ModelConfig
+from babybench.models.pattern import PATTERN_PRESETS
+from babybench.registry import Registry, suggest
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its name and how it lays out ``n_layers`` layers."""
+
+    name: str
+    pattern: Callable[[int], str]
+    description: str
+
+
+def _xlstm_pattern(n: int) -> str:
+    """xLSTM[7:1]-like: mLSTM blocks with one sLSTM block per 8 layers (at least one)."""
+    n_s = max(1, round(n / 8))
+    s_at = {1 + i * (n // n_s) for i in range(n_s)} if n > 1 else {0}
+    return "".join("s" if i in s_at else "x" for i in range(n))
+
+
+FAMILIES: Registry = Registry("model family")
+for _fam in [
+    Family("transformer", lambda n: "a" * n, "causal attention with RoPE in every layer"),
+    Family("lstm", lambda n: "l" * n, "torch.nn.LSTM (cuDNN) in every layer"),
+    Family("xlstm", _xlstm_pattern, "mLSTM blocks with an sLSTM block per 8 layers"),
+    Family("mamba", lambda n: "m" * n, "Mamba-2 (SSD) in every layer"),
+    Family("hgrn2", lambda n: "h" * n, "HGRN2 gated linear recurrence in every layer"),
+    Family("hybrid", PATTERN_PRESETS.get("hybrid"), "QRNN early, attention late (qqaaaa)"),
+    Family("par", PATTERN_PRESETS.get("par"), "attention alternating with MLP-only blocks"),
+    Family("hybrid-parallel", PATTERN_PRESETS.get("hybrid-parallel"), "[a|m] in every layer"),
+]:
+    FAMILIES.register(_fam.name, _fam)
+
+#: The six families compared on the leaderboards (par / hybrid-parallel are extra presets).
+MAIN_FAMILIES = ("transformer", "lstm", "xlstm", "mamba", "hgrn2", "hybrid")
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size preset: shared width, and per-family layer count and MLP width.
+
+    Attributes:
+        name: preset name.
+        d_model: residual width for every family.
+        n_heads: attention / multi-head mixer heads.
+        ref_layers: transformer depth that defines the target parameter count.
+        families: family name -> ModelConfig overrides (``n_layers``, ``mlp_hidden``, ...).
+    """
+
+    name: str
+    d_model: int
+    n_heads: int
+    ref_layers: int
+    families: dict[str, dict[str, Any]]
+
+
+# Frozen output of solve(); see the module docstring.
+SIZE_TABLE: dict[str, dict[str, Any]] = {
+    "debug": {"d_model": 64, "n_heads": 4, "ref_layers": 6, "families": {"transformer": {"n_layers": 6, "mlp_hidden": 176}, "lstm": {"n_layers": 2, "mlp_hidden": 592}, "hybrid": {"n_layers": 8, "mlp_hidden": 96}, "par": {"n_layers": 7, "mlp_hidden": 176}}},
+    "small": {"d_model": 256, "n_heads": 4, "ref_layers": 6, "families": {"transformer": {"n_layers": 6, "mlp_hidden": 688}, "lstm": {"n_layers": 4, "mlp_hidden": 768}, "hybrid": {"n_layers": 6, "mlp_hidden": 608}, "par": {"n_layers": 7, "mlp_hidden": 688}}},
+    "30m": {"d_model": 512, "n_heads": 8, "ref_layers": 7, "families": {"transformer": {"n_layers": 7, "mlp_hidden": 1376}, "lstm": {"n_layers": 5, "mlp_hidden": 1344}, "hybrid": {"n_layers": 7, "mlp_hidden": 1232}, "par": {"n_layers": 8, "mlp_hidden": 1456}}},
+    "100m": {"d_model": 768, "n_heads": 12, "ref_layers": 12, "families": {"transformer": {"n_layers": 12, "mlp_hidden": 2048}, "lstm": {"n_layers": 9, "mlp_hidden": 1792}, "hybrid": {"n_layers": 11, "mlp_hidden": 2112}, "par": {"n_layers": 14, "mlp_hidden": 2128}}},
+}
+
+SIZES: Registry = Registry("model size")
+for _name, _row in SIZE_TABLE.items():
+    SIZES.register(_name, Size(name=_name, **_row))
+
+_FIELDS = [f.name for f in dataclasses.fields(ModelConfig)]
+
+
+def make_config(family: str, size: str = "debug", vocab_size: int = 16384, **overrides) -> ModelConfig:
+    """The :class:`ModelConfig` for ``family`` at ``size``, with ``overrides`` applied.
+
+    Overriding ``n_layers`` without ``pattern`` re-derives the family's pattern.
+    """
+    fam, sz = FAMILIES.get(family), SIZES.get(size)
+    for key in overrides:
+        if key not in _FIELDS:
+            raise BabybenchError(
+                f"unknown model override '{key}'{suggest(key, _FIELDS)}; known: {', '.join(_FIELDS)}"
+            )
+    if family not in sz.families:
+        raise BabybenchError(
+            f"size '{size}' has no entry for family '{family}'; "
+            "run `python -m babybench.models.sizes` and update SIZE_TABLE"
+        )
+    kw: dict[str, Any] = dict(d_model=sz.d_model, n_heads=sz.n_heads, **sz.families[family])
+    kw.update(overrides)
+    if "pattern" not in overrides:
+        kw["pattern"] = fam.pattern(kw["n_layers"])
+    if "n_layers" not in overrides and "pattern" in overrides:
+        from babybench.models.pattern import parse_pattern
+
+        kw["n_layers"] = len(parse_pattern(kw["pattern"]))
+    kw.update(family=family, size=size, vocab_size=vocab_size)
+    return ModelConfig(**kw)
+
+
+def build_model(family: str, size: str = "debug", vocab_size: int = 16384, **overrides):
+    """Build a :class:`~babybench.models.model.BabyLM` of ``family`` at ``size``.
+
+    Unknown family, size or override key -> one-line "did you mean" error.
+    """
+    from babybench.models.model import BabyLM
+
+    return BabyLM(make_config(family, size, vocab_size, **overrides))
+
+
+# ----------------------------------------------------------------------------- solver
+def _count(family: str, sz: Size, n_layers: int, mlp_hidden: int, extra: dict) -> int:
+    cfg = ModelConfig(
+        d_model=sz.d_model, n_heads=sz.n_heads, n_layers=n_layers, mlp_hidden=mlp_hidden,
+        pattern=FAMILIES.get(family).pattern(n_layers), **extra,
+    )
+    return cfg.predicted_params()["non_embedding"]
+
+
+def target_params(sz: Size) -> int:
+    """The transformer's non-embedding count at ``sz`` (SwiGLU width 8/3 d, rounded to 16)."""
+    h = ModelConfig(d_model=sz.d_model, n_heads=sz.n_heads, mlp_ratio=8 / 3).ffn_hidden
+    return _count("transformer", sz, sz.ref_layers, h, {})
+
+
+def solve(family: str, sz: Size, extra: dict | None = None) -> dict[str, Any]:
+    """Pick ``n_layers`` and ``mlp_hidden`` so ``family`` matches the target count.
+
+    For every depth, the MLP width (a multiple of 16) is solved from the linear
+    count(h); among depths within 1%, the MLP width closest to 8/3 d wins.
+    """
+    extra = extra or {}
+    target, D = target_params(sz), sz.d_model
+    best = None
+    for n in range(1, 4 * sz.ref_layers + 1):
+        c16, c32 = _count(family, sz, n, 16, extra), _count(family, sz, n, 32, extra)
+        slope = (c32 - c16) / 16
+        h = 16 * max(1, round((16 + (target - c16) / slope) / 16)) if slope else 16
+        err = abs(_count(family, sz, n, h, extra) - target) / target
+        score = (err > 0.01, abs(h / D - 8 / 3) if slope else err)
+        if best is None or score < best[0]:
+            best = (score, {"n_layers": n, "mlp_hidden": h, **extra}, err)
+    return best[1]
+
+
+def main() -> None:  # pragma: no cover - a maintenance script
+    """Print a fresh SIZE_TABLE ``families`` block for every size and family."""
+    for name in SIZES.names():
+        sz = SIZES.get(name)
+        print(f"{name} (target {target_params(sz):,}):")
+        for fam in FAMILIES.names():
+            try:
+                row = solve(fam, sz)
+            except BabybenchError as e:
+                print(f"    # {fam}: {e}")
+                continue
+            n = _count(fam, sz, row["n_layers"], row["mlp_hidden"], {})
+            print(f'    "{fam}": {row},  # {n:,}')
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
