@@ -46,7 +46,8 @@ def hybrid_parallel_preset(n_layers: int) -> str:
 
 
 def _fail(pattern: str, pos: int, why: str) -> BabybenchError:
-    caret = " " * pos + "^"
+    # Dots, not spaces: BabybenchError collapses whitespace to keep one line.
+    caret = "." * pos + "^"
     return BabybenchError(f"bad layer pattern: {why} at position {pos}: '{pattern}' / '{caret}'")
 
 

@@ -74,10 +74,58 @@ class Size:
 
 # Frozen output of solve(); see the module docstring.
 SIZE_TABLE: dict[str, dict[str, Any]] = {
-    "debug": {"d_model": 64, "n_heads": 4, "ref_layers": 6, "families": {"transformer": {"n_layers": 6, "mlp_hidden": 176}, "lstm": {"n_layers": 2, "mlp_hidden": 592}, "hybrid": {"n_layers": 8, "mlp_hidden": 96}, "par": {"n_layers": 7, "mlp_hidden": 176}}},
-    "small": {"d_model": 256, "n_heads": 4, "ref_layers": 6, "families": {"transformer": {"n_layers": 6, "mlp_hidden": 688}, "lstm": {"n_layers": 4, "mlp_hidden": 768}, "hybrid": {"n_layers": 6, "mlp_hidden": 608}, "par": {"n_layers": 7, "mlp_hidden": 688}}},
-    "30m": {"d_model": 512, "n_heads": 8, "ref_layers": 7, "families": {"transformer": {"n_layers": 7, "mlp_hidden": 1376}, "lstm": {"n_layers": 5, "mlp_hidden": 1344}, "hybrid": {"n_layers": 7, "mlp_hidden": 1232}, "par": {"n_layers": 8, "mlp_hidden": 1456}}},
-    "100m": {"d_model": 768, "n_heads": 12, "ref_layers": 12, "families": {"transformer": {"n_layers": 12, "mlp_hidden": 2048}, "lstm": {"n_layers": 9, "mlp_hidden": 1792}, "hybrid": {"n_layers": 11, "mlp_hidden": 2112}, "par": {"n_layers": 14, "mlp_hidden": 2128}}},
+    "debug": {
+        "d_model": 64, "n_heads": 4, "ref_layers": 6,
+        "families": {
+            "hgrn2": {"n_layers": 6, "mlp_hidden": 176},  # 302,592 non-embedding
+            "hybrid": {"n_layers": 8, "mlp_hidden": 96},  # 304,576 non-embedding
+            "hybrid-parallel": {"n_layers": 3, "mlp_hidden": 224},  # 306,130 non-embedding
+            "lstm": {"n_layers": 4, "mlp_hidden": 192},  # 297,536 non-embedding
+            "mamba": {"n_layers": 4, "mlp_hidden": 208},  # 297,560 non-embedding
+            "par": {"n_layers": 7, "mlp_hidden": 176},  # 302,848 non-embedding
+            "transformer": {"n_layers": 6, "mlp_hidden": 176},  # 301,888 non-embedding
+            "xlstm": {"n_layers": 9, "mlp_hidden": 192},  # 303,168 non-embedding
+        },
+    },
+    "small": {
+        "d_model": 256, "n_heads": 4, "ref_layers": 6,
+        "families": {
+            "hgrn2": {"n_layers": 6, "mlp_hidden": 688},  # 4,749,312 non-embedding
+            "hybrid": {"n_layers": 6, "mlp_hidden": 608},  # 4,772,608 non-embedding
+            "hybrid-parallel": {"n_layers": 4, "mlp_hidden": 464},  # 4,727,648 non-embedding
+            "lstm": {"n_layers": 4, "mlp_hidden": 768},  # 4,729,088 non-embedding
+            "mamba": {"n_layers": 5, "mlp_hidden": 672},  # 4,742,136 non-embedding
+            "par": {"n_layers": 7, "mlp_hidden": 688},  # 4,750,336 non-embedding
+            "transformer": {"n_layers": 6, "mlp_hidden": 688},  # 4,746,496 non-embedding
+            "xlstm": {"n_layers": 10, "mlp_hidden": 800},  # 4,749,128 non-embedding
+        },
+    },
+    "30m": {
+        "d_model": 512, "n_heads": 8, "ref_layers": 7,
+        "families": {
+            "hgrn2": {"n_layers": 7, "mlp_hidden": 1376},  # 22,149,120 non-embedding
+            "hybrid": {"n_layers": 7, "mlp_hidden": 1232},  # 22,170,112 non-embedding
+            "hybrid-parallel": {"n_layers": 4, "mlp_hidden": 1504},  # 22,150,336 non-embedding
+            "lstm": {"n_layers": 5, "mlp_hidden": 1344},  # 22,144,512 non-embedding
+            "mamba": {"n_layers": 6, "mlp_hidden": 1328},  # 22,166,048 non-embedding
+            "par": {"n_layers": 8, "mlp_hidden": 1456},  # 22,092,288 non-embedding
+            "transformer": {"n_layers": 7, "mlp_hidden": 1376},  # 22,142,464 non-embedding
+            "xlstm": {"n_layers": 12, "mlp_hidden": 928},  # 22,162,080 non-embedding
+        },
+    },
+    "100m": {
+        "d_model": 768, "n_heads": 12, "ref_layers": 12,
+        "families": {
+            "hgrn2": {"n_layers": 12, "mlp_hidden": 2048},  # 84,971,520 non-embedding
+            "hybrid": {"n_layers": 11, "mlp_hidden": 2112},  # 84,811,776 non-embedding
+            "hybrid-parallel": {"n_layers": 7, "mlp_hidden": 2144},  # 85,021,816 non-embedding
+            "lstm": {"n_layers": 9, "mlp_hidden": 1792},  # 85,004,544 non-embedding
+            "mamba": {"n_layers": 10, "mlp_hidden": 2096},  # 84,964,048 non-embedding
+            "par": {"n_layers": 14, "mlp_hidden": 2128},  # 85,172,736 non-embedding
+            "transformer": {"n_layers": 12, "mlp_hidden": 2048},  # 84,953,856 non-embedding
+            "xlstm": {"n_layers": 20, "mlp_hidden": 2688},  # 84,920,496 non-embedding
+        },
+    },
 }
 
 SIZES: Registry = Registry("model size")
@@ -144,7 +192,7 @@ def solve(family: str, sz: Size, extra: dict | None = None) -> dict[str, Any]:
     """Pick ``n_layers`` and ``mlp_hidden`` so ``family`` matches the target count.
 
     For every depth, the MLP width (a multiple of 16) is solved from the linear
-    count(h); among depths within 1%, the MLP width closest to 8/3 d wins.
+    count(h); among depths within 1.5%, the MLP width closest to 8/3 d wins.
     """
     extra = extra or {}
     target, D = target_params(sz), sz.d_model
@@ -154,7 +202,7 @@ def solve(family: str, sz: Size, extra: dict | None = None) -> dict[str, Any]:
         slope = (c32 - c16) / 16
         h = 16 * max(1, round((16 + (target - c16) / slope) / 16)) if slope else 16
         err = abs(_count(family, sz, n, h, extra) - target) / target
-        score = (err > 0.01, abs(h / D - 8 / 3) if slope else err)
+        score = (err > 0.015, abs(h / D - 8 / 3) if slope else err)
         if best is None or score < best[0]:
             best = (score, {"n_layers": n, "mlp_hidden": h, **extra}, err)
     return best[1]

@@ -1,0 +1,47 @@
+"""Shared model checks, called by every family's tests (and the kernels helper's)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _logits(model, idx, state=None, return_state=False):
+    out = model(idx, state=state, return_state=return_state)
+    return out.logits.double(), out.state
+
+
+@torch.no_grad()
+def check_decode_matches_forward(model, T: int = 12, B: int = 2, split: int = 5, atol: float = 1e-4):
+    """Full-sequence logits == prefill(split) then token-by-token decoding with state."""
+    model.eval()
+    V = model.config.vocab_size
+    idx = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
+    full, _ = _logits(model, idx)
+    got, state = _logits(model, idx[:, :split], return_state=True)
+    pieces = [got]
+    for t in range(split, T):
+        step, state = _logits(model, idx[:, t : t + 1], state=state, return_state=True)
+        pieces.append(step)
+    dec = torch.cat(pieces, dim=1)
+    err = (dec - full).abs().max().item()
+    assert err < atol, f"decode vs forward max |diff| = {err:.3g}"
+    # A multi-token continuation from a state must agree too.
+    _, state = _logits(model, idx[:, :split], return_state=True)
+    rest, _ = _logits(model, idx[:, split:], state=state)
+    err = (rest - full[:, split:]).abs().max().item()
+    assert err < atol, f"chunked continuation vs forward max |diff| = {err:.3g}"
+
+
+@torch.no_grad()
+def check_causal(model, T: int = 12, t: int = 6, atol: float = 1e-5):
+    """Changing the token at position t leaves logits before t untouched (and changes t)."""
+    model.eval()
+    V = model.config.vocab_size
+    idx = torch.randint(0, V, (2, T), generator=torch.Generator().manual_seed(2))
+    other = idx.clone()
+    other[:, t] = (idx[:, t] + 1) % V
+    a, _ = _logits(model, idx)
+    b, _ = _logits(model, other)
+    err = (a[:, :t] - b[:, :t]).abs().max().item()
+    assert err < atol, f"logits before position {t} changed by {err:.3g}"
+    assert (a[:, t] - b[:, t]).abs().max().item() > atol, "the changed token had no effect"
