@@ -1,0 +1,142 @@
+"""The loop: exact resume, NaN stops, run folders, load_run, teacher checks."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from babybench.errors import BabybenchError
+from babybench.io import read_jsonl
+from babybench.train import load_run, resume, train
+from babybench.train.callbacks import Callback, default_callbacks
+from babybench.train.checkpoint import load_checkpoint
+from babybench.train.loop import run_dir_for
+from babybench.train.objectives import OBJECTIVES, LMObjective, ObjectiveContext, load_teacher
+
+from .helpers import VOCAB, small_config, synthetic_data
+
+
+class _StopAt(Callback):
+    def __init__(self, step):
+        self.at = step
+
+    def on_step(self, trainer, metrics):
+        if trainer.step == self.at:
+            raise KeyboardInterrupt
+
+
+def _params(run_dir):
+    return load_checkpoint(run_dir)["model"]
+
+
+def test_resume_is_bit_exact():
+    data = synthetic_data()
+    straight = train(small_config(run_name="straight"), data=data)
+    cfg = small_config(run_name="split")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data=data, callbacks=default_callbacks() + [_StopAt(6)])
+    assert load_checkpoint(straight.parent / "split")["step"] == 4
+    split = resume(straight.parent / "split", data=data)
+    a, b = _params(straight), _params(split)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    info = json.loads((split / "run.json").read_text())
+    assert info["status"] == "complete" and info["train"]["steps"] == 8
+    assert info["train"]["tokens_seen"] == 8 * 8 * 32
+    # The log was cut back to the checkpoint, then continued: steps 2, 4, 6, 8 once each.
+    steps = [r["step"] for r in read_jsonl(split / "train_log.jsonl") if r["kind"] == "train"]
+    assert steps == [2, 4, 6, 8]
+
+
+def test_grad_accumulation_matches_full_batch():
+    data = synthetic_data()
+    a = train(small_config(run_name="full", **{"budget.max_steps": 3}), data=data)
+    b = train(small_config(run_name="accum", **{"budget.max_steps": 3, "optim.micro_batch_size": 4}),
+              data=data)
+    pa, pb = _params(a), _params(b)
+    assert all(torch.allclose(pa[k], pb[k], atol=1e-5) for k in pa)
+
+
+class _NanAfter(LMObjective):
+    name = "test-nan"
+
+    def __init__(self, section=None, ctx=None):
+        self.calls = 0
+
+    def __call__(self, model, idx, targets):
+        self.calls += 1
+        loss, m = super().__call__(model, idx, targets)
+        if self.calls >= 6:
+            loss = loss * float("nan")
+        return loss, m
+
+
+if "test-nan" not in OBJECTIVES:
+    OBJECTIVES.register("test-nan", _NanAfter)
+
+
+def test_nan_stops_run_and_keeps_last_good_checkpoint():
+    cfg = small_config(**{"objective.name": "test-nan", "runtime.ckpt_every": 3})
+    with pytest.raises(BabybenchError, match=r"non-finite training at step 6.*step 3\)"):
+        train(cfg, data=synthetic_data())
+    run_dir = run_dir_for(cfg)
+    state = load_checkpoint(run_dir)
+    assert state["step"] == 3
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+    assert not (run_dir / "model.safetensors").exists()
+
+
+def test_run_folder_and_load_run():
+    data = synthetic_data()
+    run_dir = train(small_config(), data=data)
+    for name in ("config.yaml", "config.json", "model.safetensors", "train_log.jsonl", "run.json"):
+        assert (run_dir / name).is_file(), name
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["run_id"] == "test/transformer-debug-s0"
+    assert info["dev"]["bpc"] > 0 and math.isfinite(info["dev"]["loss"])
+    assert info["train"]["flops"] > 0 and info["params"]["non_embedding"] > 0
+    # dev BPC = total nats / (ln 2 * chars) over every dev target
+    n_targets = len(data.shards.dev) - 1
+    assert info["dev"]["bpc"] == pytest.approx(
+        info["dev"]["loss"] * n_targets / (math.log(2) * data.prepared.dev_chars))
+    (run_dir / "tokenizer.model").write_bytes(b"not a sentencepiece model")
+    with pytest.raises(BabybenchError, match="tokenizer.model"):
+        load_run(run_dir)
+    (run_dir / "model.safetensors").unlink()
+    with pytest.raises(BabybenchError, match="model.safetensors not found"):
+        load_run(run_dir)
+
+
+def test_resume_without_checkpoint_names_file(tmp_path):
+    with pytest.raises(BabybenchError, match="config.yaml not found"):
+        resume(tmp_path)
+
+
+def test_teacher_tokenizer_mismatch_is_one_line_error(monkeypatch):
+    run_dir = train(small_config(**{"budget.max_steps": 2}), data=synthetic_data())
+    import babybench.train.run as run_mod
+    monkeypatch.setattr(run_mod, "load_tokenizer", lambda d: None)  # synthetic run has no sp model
+    ok = ObjectiveContext(torch.device("cpu"), "tok-sha", VOCAB)
+    teacher = load_teacher(str(run_dir), ok)
+    assert not any(p.requires_grad for p in teacher.model.parameters()) and not teacher.model.training
+    with pytest.raises(BabybenchError, match=r"tokenizer sha256 .* differs"):
+        load_teacher(str(run_dir), ObjectiveContext(torch.device("cpu"), "other-sha", VOCAB))
+    with pytest.raises(BabybenchError, match=r"vocab size 64 differs"):
+        load_teacher("test/transformer-debug-s0", ObjectiveContext(torch.device("cpu"), None, 99))
+
+
+def test_distill_run_end_to_end(monkeypatch):
+    data = synthetic_data()
+    teacher = train(small_config(run_name="teacher", **{"budget.max_steps": 4}), data=data)
+    import babybench.train.run as run_mod
+    monkeypatch.setattr(run_mod, "load_tokenizer", lambda d: None)
+    cfg = small_config(**{"objective.name": "distill", "objective.teachers": f"[{teacher}]",
+                          "budget.max_steps": 4})
+    run_dir = train(cfg, data=data)
+    rows = [r for r in read_jsonl(run_dir / "train_log.jsonl") if r["kind"] == "train"]
+    assert {"ce", "kl", "loss"} <= set(rows[-1])
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["objective"]["name"] == "distill" and info["objective"]["teachers"] == [str(teacher)]
+    assert run_dir.name == "transformer-debug-s0-distill"
