@@ -1,0 +1,108 @@
+"""Leaderboard rendering, significance markers, n/a cells, task pages, plots, CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from babybench.cli import main
+from babybench.leaderboard import collect, paired_bootstrap, render_track, write_track
+from babybench.leaderboard.render import layout_for, LAYOUTS
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _check_golden(name: str, text: str) -> None:
+    """Compare with the golden file; UPDATE_GOLDEN=1 rewrites it (do that only deliberately)."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def _row(text: str, run: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"| {run} |"))
+
+
+def test_strict_track_matches_golden(strict_runs):
+    _check_golden("strict-small.md", render_track("strict-small", collect("strict-small", strict_runs)))
+
+
+def test_demo_track_matches_golden(tmp_path, lb):
+    root = tmp_path / "runs"
+    from babybench.data.grammar import PHENOMENA
+
+    groups = {uid: {"n": 10, "accuracy": 0.5 + i / 40} for i, uid in enumerate(PHENOMENA)}
+    for name, fam, acc in [("transformer", "transformer", 0.9), ("lstm", "lstm", 0.8)]:
+        d = lb.make_run(root, "demo", name, fam, size="debug")
+        lb.add_record(d, "demo-pairs", lb.items(200, acc, seed=5), groups)
+    entries = collect("demo", root)
+    _check_golden("demo.md", render_track("demo", entries))
+    from babybench.leaderboard.render import render_task_page
+
+    _check_golden("demo-demo-pairs.md", render_task_page("demo", "demo-pairs", entries))
+
+
+def test_significance_flags_planted_difference_not_null(lb):
+    items_with_accuracy = lb.items
+    base = items_with_accuracy(2000, 0.7, seed=1) / 2
+    better = base.copy()
+    better[:400] = 1.0
+    assert paired_bootstrap(better, base).marker == "↑"
+    assert paired_bootstrap(base, better).marker == "↓"
+    assert paired_bootstrap(base, base.copy()).marker == ""
+    # two independent draws of the same accuracy: no difference claimed
+    assert paired_bootstrap(items_with_accuracy(500, 0.7, 8) / 2, items_with_accuracy(500, 0.7, 9) / 2).p_value > 0.05
+    assert paired_bootstrap(better, base) == paired_bootstrap(better, base)  # seeded
+
+
+def test_markers_in_the_table(strict_runs):
+    text = render_track("strict-small", collect("strict-small", strict_runs))
+    assert "↑" in _row(text, "hgrn2-s0").split(" | ")[8]     # BLiMP column
+    assert "↑" not in _row(text, "mamba-s0") and "↓" not in _row(text, "mamba-s0")
+    assert "↑" not in _row(text, "transformer-s0")           # the baseline has no marker
+
+
+def test_missing_metric_shows_na(strict_runs):
+    text = render_track("strict-small", collect("strict-small", strict_runs))
+    cells = _row(text, "lstm-s0").split(" | ")
+    assert cells[8] == "n/a"                                 # no BLiMP record
+    assert "n/a" in cells[-4] or "n/a" in text                # no dev BPC either
+    assert " 0.0 " not in _row(text, "lstm-s0")
+    assert "n/a: not measured" in text
+
+
+def test_seed_groups_get_a_mean_row(strict_runs):
+    text = render_track("strict-small", collect("strict-small", strict_runs))
+    assert "**mean of 2 seeds**" in text and "n=2" in text
+
+
+def test_layouts_are_data():
+    assert layout_for("tiny-de") is LAYOUTS["tiny-*"]
+    assert layout_for("demo") is LAYOUTS["demo"]
+    assert layout_for("strict") is LAYOUTS["*"]
+    assert any(c.header == "CLAMS" for c in LAYOUTS["tiny-*"].columns)
+
+
+def test_write_track_pages_and_plots(strict_runs, tmp_path):
+    out = tmp_path / "boards"
+    paths = write_track("strict-small", root=strict_runs, out_dir=out)
+    names = {p.relative_to(out).as_posix() for p in paths}
+    assert {"strict-small.md", "strict-small/blimp.md", "strict-small/ewok.md",
+            "strict-small/score_vs_params.png", "strict-small/dev_bpc_vs_tokens.png"} <= names
+    for p in paths:
+        if p.suffix == ".png":
+            assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "strict-small" / "blimp.md").read_text()
+    assert "anaphor_agreement" in page and "babybench evaluate" in page
+
+
+def test_cli(strict_runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BABYBENCH_RUNS", str(strict_runs))
+    assert main(["leaderboard", "--all", "--out", str(tmp_path / "b"), "--no-plots"]) == 0
+    assert (tmp_path / "b" / "strict-small.md").is_file()
+    assert main(["leaderboard", "nope", "--out", str(tmp_path / "b")]) == 2
+    assert "no runs for track 'nope'" in capsys.readouterr().err
