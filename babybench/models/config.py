@@ -114,9 +114,8 @@ class ModelConfig:
     def predicted_params(self) -> dict[str, int]:
         """Parameter counts predicted from the config alone: ``{"total", "non_embedding"}``.
 
-        ``non_embedding`` excludes the token embedding (and the LM head when tied;
-        an untied head counts as non-embedding, like nanoGPT's convention of
-        counting the head once).
+        ``non_embedding`` excludes the token embedding and the LM head (whether
+        tied or not), matching :meth:`BabyLM.num_params`.
         """
         from babybench.models.model import predict_params
 

@@ -1,0 +1,147 @@
+"""Training throughput (tokens/s) and peak memory per family, plus HF / fla peers.
+
+One step = forward + backward + AdamW step, bf16 autocast on CUDA, timed after
+warm-up with CUDA events (median of ``--steps``). Prints a markdown table and
+writes JSON to ``--out``. CPU smoke test::
+
+    python benchmarks/throughput.py --size debug --batch 2 --seq 64 --steps 2 --warmup 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from babybench.models import build_model
+from babybench.models.sizes import MAIN_FAMILIES, make_config
+
+
+def _llama_peer(size: str, vocab: int, seq: int):
+    """HF LlamaForCausalLM with the transformer family's shape."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    c = make_config("transformer", size, vocab)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=c.d_model, intermediate_size=c.ffn_hidden,
+                      num_hidden_layers=c.n_layers, num_attention_heads=c.n_heads,
+                      max_position_embeddings=max(seq, 2048), tie_word_embeddings=True)
+    cfg._attn_implementation = "sdpa"
+    return LlamaForCausalLM(cfg)
+
+
+def _fla_hgrn2_peer(size: str, vocab: int, seq: int):
+    """fla's HGRN2ForCausalLM with the hgrn2 family's shape (needs fla)."""
+    from fla.models import HGRN2Config, HGRN2ForCausalLM
+
+    c = make_config("hgrn2", size, vocab)
+    cfg = HGRN2Config(vocab_size=vocab, hidden_size=c.d_model, num_hidden_layers=c.n_layers,
+                      num_heads=c.n_heads, intermediate_size=c.ffn_hidden, tie_word_embeddings=True)
+    return HGRN2ForCausalLM(cfg)
+
+
+PEERS = {"hf-llama": _llama_peer, "fla-hgrn2": _fla_hgrn2_peer}
+
+
+def _loss(model, idx, peer: bool):
+    if peer:  # HF shifts labels itself
+        return model(input_ids=idx, labels=idx).loss
+    return model(idx[:, :-1], targets=idx[:, 1:]).loss
+
+
+def bench_one(name, model, args, device, peer=False) -> dict:
+    """Time ``args.steps`` training steps after ``args.warmup`` warm-up steps."""
+    model = model.to(device).train()
+    n_params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    step_model = torch.compile(model) if args.compile else model
+    idx = torch.randint(0, args.vocab, (args.batch, args.seq + 1), device=device)
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(args.warmup + args.steps):
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+        t0 = time.perf_counter()
+        with amp:
+            loss = _loss(step_model, idx, peer)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if cuda:
+            end.record()
+            torch.cuda.synchronize()
+            dt = start.elapsed_time(end) / 1000
+        else:
+            dt = time.perf_counter() - t0
+        if i >= args.warmup:
+            times.append(dt)
+    med = statistics.median(times)
+    return {
+        "name": name, "params": n_params, "tokens_per_s": args.batch * args.seq / med,
+        "step_ms": med * 1000, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "loss": float(loss),
+    }
+
+
+def _table(rows: list[dict]) -> str:
+    ref = next((r["tokens_per_s"] for r in rows if r["name"] == "transformer"), None)
+    lines = ["| model | params | tokens/s | vs transformer | step ms | peak GB |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['name']} | - | failed: {r['error'][:60]} | | | |")
+            continue
+        rel = f"{r['tokens_per_s'] / ref:.2f}x" if ref else "-"
+        mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
+        lines.append(f"| {r['name']} | {r['params'] / 1e6:.1f}M | {r['tokens_per_s']:,.0f} | {rel} "
+                     f"| {r['step_ms']:.1f} | {mem} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--families", default=",".join(MAIN_FAMILIES), help="comma list of families")
+    p.add_argument("--peers", default="hf-llama,fla-hgrn2", help="comma list (hf-llama, fla-hgrn2) or ''")
+    p.add_argument("--size", default="30m")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seq", type=int, default=512)
+    p.add_argument("--vocab", type=int, default=16384)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--out", default=None, help="write JSON results here")
+    args = p.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    jobs = [(f, lambda f=f: build_model(f, args.size, args.vocab), False)
+            for f in filter(None, args.families.split(","))]
+    jobs += [(n, lambda n=n: PEERS[n](args.size, args.vocab, args.seq), True)
+             for n in filter(None, args.peers.split(","))]
+    rows = []
+    for name, make, peer in jobs:
+        try:
+            rows.append(bench_one(name, make(), args, device, peer))
+        except ImportError as e:
+            rows.append({"name": name, "error": f"not installed ({e.name})"})
+        except Exception as e:  # keep going: one broken family must not hide the rest
+            rows.append({"name": name, "error": f"{type(e).__name__}: {e}".splitlines()[0]})
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        print(json.dumps(rows[-1]), flush=True)
+    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile")}
+    meta["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    if args.out:
+        from babybench.io import atomic_write_json
+
+        atomic_write_json(args.out, {"config": meta, "results": rows})
+    print(f"\n{meta}\n\n{_table(rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
