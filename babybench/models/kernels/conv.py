@@ -1,0 +1,35 @@
+"""Short causal depthwise convolution (Mamba-2 and mLSTM blocks), with a decoding state.
+
+y_t[c] = bias[c] + sum_w weight[c, w] * x_{t - (W - 1) + w}[c]
+
+State = the last W - 1 inputs (B, W - 1, C); the zero state means zero history.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def causal_conv1d(x, weight, bias=None, state=None):
+    """Fast form via ``F.conv1d``. x: (B, T, C); weight: (C, W); bias: (C,) or None;
+    state: (B, W - 1, C) or None. Returns (y (B, T, C), new state (B, W - 1, C))."""
+    B, T, C = x.shape
+    W = weight.shape[-1]
+    if state is None:
+        state = x.new_zeros(B, W - 1, C)
+    xs = torch.cat([state.to(x.dtype), x], dim=1)                 # (B, W - 1 + T, C)
+    y = F.conv1d(xs.transpose(1, 2), weight[:, None, :].to(x.dtype),
+                 None if bias is None else bias.to(x.dtype), groups=C)  # (B, C, T)
+    return y.transpose(1, 2), xs[:, xs.shape[1] - (W - 1):]
+
+
+def causal_conv1d_ref(x, weight, bias=None, state=None):
+    """Naive reference of ``causal_conv1d``: an explicit sum over the W taps."""
+    B, T, C = x.shape
+    W = weight.shape[-1]
+    hist = x.new_zeros(B, W - 1, C) if state is None else state
+    xs = torch.cat([hist, x], dim=1)
+    y = sum(weight[:, w] * xs[:, w:w + T] for w in range(W))      # (B, T, C)
+    if bias is not None:
+        y = y + bias
+    return y, xs[:, T:]

@@ -1,0 +1,198 @@
+"""``x`` (mLSTM block) and ``s`` (sLSTM) mixers of the xLSTM paper, nano style.
+
+mLSTM block (``x``, pre-up-projection; it carries its own up/down projection, so
+``has_mlp = True`` and the skeleton skips the block's MLP):
+
+    xm, z   = up_proj(u)                         each (B, T, di), di = proj_factor * d
+    xc      = silu(causal_conv1d(xm))            width 4
+    q, k    = blockdiag(xc),  v = blockdiag(xm)  headwise block-diagonal projections
+    i~, f~  = gates([q, k, v])                   (B, T, H) pre-activations
+    h       = mLSTM cell(q, k, v, i~, f~)        ``kernels.mlstm`` (chunked / recurrent)
+    out     = down_proj((groupnorm(h) + skip * xc) * silu(z))
+
+sLSTM (``s``): scalar memory with exponential gating, the max-stabiliser and
+block-diagonal (per head) recurrent weights; a plain Python loop over time (keep
+the number of ``s`` layers low). Output = out_proj(groupnorm(h)); the block's
+SwiGLU plays the paper's post-up-projection.
+
+Decoding states: ``x`` -> (conv_state (B, 3, di), (C, n, m)); ``s`` -> (h, c, n, m),
+each (B, d) fp32.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from babybench.errors import BabybenchError
+from babybench.models.config import ModelConfig
+from babybench.models.kernels import causal_conv1d, mlstm
+from babybench.models.mixers import MIXERS
+
+
+class BlockDiagLinear(nn.Module):
+    """y = x W with W block-diagonal: ``dim / block`` independent (block x block) maps."""
+
+    def __init__(self, dim: int, block: int):
+        super().__init__()
+        self.block = block
+        self.weight = nn.Parameter(torch.randn(dim // block, block, block) * block ** -0.5)
+
+    def forward(self, x):  # (B, T, dim)
+        xb = x.unflatten(-1, (-1, self.block))                      # (B, T, nb, block)
+        return torch.einsum("btni,nio->btno", xb, self.weight.to(x.dtype)).flatten(-2)
+
+
+def head_norm(x, weight, eps):
+    """Group norm with one group per head: x (B, T, H, Dh), weight (H * Dh,). fp32 or wider."""
+    acc = torch.promote_types(x.dtype, torch.float32)
+    x = x.to(acc)
+    x = (x - x.mean(-1, keepdim=True)) * torch.rsqrt(x.var(-1, unbiased=False, keepdim=True) + eps)
+    return x.flatten(-2) * weight.to(acc)
+
+
+def _x_options(cfg: ModelConfig):
+    o = cfg.mixer_opts("x", proj_factor=2, n_heads=cfg.n_heads, qkv_block=4, d_conv=4)
+    di = int(o.proj_factor * cfg.d_model)
+    if di % o.n_heads or di % o.qkv_block:
+        raise BabybenchError(f"model.mixer_options.x: proj_factor * d_model = {di} must be divisible "
+                             f"by n_heads={o.n_heads} and qkv_block={o.qkv_block}")
+    return o, di
+
+
+@MIXERS.register("x")
+class MLSTMBlock(nn.Module):
+    """mLSTM block with its own up-projection. Options (``mixer_options["x"]``):
+    ``proj_factor`` (2), ``n_heads`` (cfg.n_heads), ``qkv_block`` (block size of the
+    q/k/v block-diagonal maps, 4), ``d_conv`` (4)."""
+
+    has_mlp = True
+    residual_proj_names = ("down_proj",)
+
+    def __init__(self, cfg: ModelConfig, layer_idx: int):
+        super().__init__()
+        o, di = _x_options(cfg)
+        self.di, self.n_heads, self.eps = di, o.n_heads, cfg.norm_eps
+        self.backend, self.chunk_size = cfg.backend, cfg.chunk_size
+        self.up_proj = nn.Linear(cfg.d_model, 2 * di, bias=False)
+        self.conv_weight = nn.Parameter(torch.empty(di, o.d_conv))
+        self.conv_bias = nn.Parameter(torch.zeros(di))
+        self.q_proj, self.k_proj, self.v_proj = (BlockDiagLinear(di, o.qkv_block) for _ in range(3))
+        self.igate = nn.Linear(3 * di, o.n_heads)
+        self.fgate = nn.Linear(3 * di, o.n_heads)
+        self.norm_weight = nn.Parameter(torch.ones(di))
+        self.skip = nn.Parameter(torch.ones(di))
+        self.down_proj = nn.Linear(di, cfg.d_model, bias=False)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self):
+        self.conv_weight.uniform_(-self.conv_weight.shape[1] ** -0.5, self.conv_weight.shape[1] ** -0.5)
+        self.conv_bias.zero_()
+        # paper: gate weights 0, forget bias linspace(3, 6) (long memory at init), input bias ~N(0, 0.1)
+        for gate in (self.igate, self.fgate):
+            gate.weight.zero_()
+        self.fgate.bias.copy_(torch.linspace(3.0, 6.0, self.n_heads))
+        self.igate.bias.normal_(0.0, 0.1)
+        self.norm_weight.fill_(1.0)
+        self.skip.fill_(1.0)
+
+    @classmethod
+    def param_count(cls, cfg: ModelConfig, layer_idx: int) -> int:
+        """d*2di + di*(W+1) + 3*di*block + 2*(3di*H + H) + 2di + di*d, di = proj_factor*d."""
+        o, di = _x_options(cfg)
+        D, H = cfg.d_model, o.n_heads
+        return (D * 2 * di + di * (o.d_conv + 1) + 3 * di * o.qkv_block
+                + 2 * (3 * di * H + H) + 2 * di + di * D)
+
+    def forward(self, u, state=None, return_state=False):  # u: (B, T, D)
+        B, T, _ = u.shape
+        H, di = self.n_heads, self.di
+        acc = torch.promote_types(u.dtype, torch.float32)
+        conv_state, cell_state = state if state is not None else (None, None)
+        xm, z = self.up_proj(u).chunk(2, dim=-1)                    # (B, T, di) each
+        xc, conv_state = causal_conv1d(xm, self.conv_weight, self.conv_bias, conv_state)
+        xc = F.silu(xc)
+        q, k, v = self.q_proj(xc), self.k_proj(xc), self.v_proj(xm)
+        qkv = torch.cat([q, k, v], dim=-1)
+        ig, fg = self.igate(qkv).to(acc), self.fgate(qkv).to(acc)   # (B, T, H)
+        h, cell_state = mlstm(*(t.view(B, T, H, di // H) for t in (q, k, v)), ig, fg,
+                              initial_state=cell_state, output_final_state=return_state,
+                              backend=self.backend, chunk_size=self.chunk_size)
+        h = head_norm(h, self.norm_weight, self.eps) + self.skip * xc.to(acc)
+        out = self.down_proj((h * F.silu(z.to(acc))).to(u.dtype))
+        return out, ((conv_state, cell_state) if return_state else None)
+
+
+# ----------------------------------------------------------------------------
+# sLSTM
+
+def slstm_recurrent(pre, R, state):
+    """sLSTM scan. pre: (B, T, 4, H, Dh) input pre-activations (z, i, f, o);
+    R: (H, Dh, 4, Dh) block-diagonal recurrent weights; state (h, c, n, m) each (B, H, Dh)
+    fp32. Returns (h (B, T, H, Dh) fp32, new state)."""
+    h, c, n, m = state
+    out = []
+    for t in range(pre.shape[1]):
+        g = pre[:, t] + torch.einsum("bhd,hdge->bghe", h, R)       # (B, 4, H, Dh)
+        zt, it, ft, ot = g.unbind(1)
+        logf = F.logsigmoid(ft)
+        m_new = torch.maximum(logf + m, it)                         # stabiliser
+        i_ = (it - m_new).exp()
+        f_ = (logf + m - m_new).exp()
+        c = f_ * c + i_ * torch.tanh(zt)
+        n = f_ * n + i_
+        h = torch.sigmoid(ot) * c / n
+        m = m_new
+        out.append(h)
+    return torch.stack(out, dim=1), (h, c, n, m)
+
+
+@MIXERS.register("s")
+class SLSTMMixer(nn.Module):
+    """sLSTM layer: input projection to 4 gates, headwise recurrence, group norm, out_proj.
+    Option (``mixer_options["s"]``): ``n_heads`` (cfg.n_heads)."""
+
+    residual_proj_names = ("out_proj",)
+
+    def __init__(self, cfg: ModelConfig, layer_idx: int):
+        super().__init__()
+        o = cfg.mixer_opts("s", n_heads=cfg.n_heads)
+        D = cfg.d_model
+        if D % o.n_heads:
+            raise BabybenchError(f"model.mixer_options.s.n_heads={o.n_heads} must divide d_model={D}")
+        self.n_heads, self.dh, self.eps = o.n_heads, D // o.n_heads, cfg.norm_eps
+        self.in_proj = nn.Linear(D, 4 * D)                          # gates z, i, f, o
+        self.R = nn.Parameter(torch.empty(o.n_heads, self.dh, 4, self.dh))
+        self.norm_weight = nn.Parameter(torch.ones(D))
+        self.out_proj = nn.Linear(D, D, bias=False)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self):
+        self.R.normal_(0.0, self.dh ** -0.5 * 0.5)
+        bias = self.in_proj.bias.view(4, self.n_heads, self.dh)
+        bias.zero_()
+        bias[2].copy_(torch.linspace(3.0, 6.0, self.n_heads)[:, None])  # forget gate open
+        self.norm_weight.fill_(1.0)
+
+    @classmethod
+    def param_count(cls, cfg: ModelConfig, layer_idx: int) -> int:
+        """4d^2 + 4d (input) + 4 d^2 / H (recurrent) + d (norm) + d^2 (out)."""
+        D = cfg.d_model
+        H = cfg.mixer_opts("s", n_heads=cfg.n_heads).n_heads
+        return 4 * D * D + 4 * D + 4 * D * D // H + D + D * D
+
+    def forward(self, x, state=None, return_state=False):  # x: (B, T, D)
+        B, T, D = x.shape
+        H, Dh = self.n_heads, self.dh
+        acc = torch.promote_types(x.dtype, torch.float32)
+        pre = self.in_proj(x).to(acc).view(B, T, 4, H, Dh)
+        if state is None:
+            zero = x.new_zeros(B, H, Dh, dtype=acc)
+            state = (zero, zero, zero, zero)
+        else:
+            state = tuple(s.view(B, H, Dh).to(acc) for s in state)
+        h, state = slstm_recurrent(pre, self.R.to(acc), state)
+        y = self.out_proj(head_norm(h, self.norm_weight, self.eps).to(x.dtype))
+        return y, (tuple(s.reshape(B, D) for s in state) if return_state else None)
