@@ -296,9 +296,16 @@ def run_dir_for(cfg: TrainRunConfig) -> Path:
 
 
 def _get_data(cfg: TrainRunConfig):
+    """``get_data`` for the run; under torchrun rank 0 prepares (and caches) it first."""
     from babybench.data import get_data
 
-    return get_data(cfg.corpus, cfg.data.vocab_size)
+    info = dist.init(cfg.runtime.device)
+    if not info.main:
+        dist.barrier(info)
+    data = get_data(cfg.corpus, cfg.data.vocab_size)
+    if info.main:
+        dist.barrier(info)
+    return data
 
 
 def train(cfg: TrainRunConfig, *, data=None, callbacks: list[Callback] | None = None,
