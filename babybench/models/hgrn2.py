@@ -89,5 +89,5 @@ class HGRN2Mixer(nn.Module):
         v = v.view(B, T, H, D // H)                                # (B, T, H, V)
         o, S = gla(q, k.to(v.dtype), v, logf, initial_state=state,
                    output_final_state=return_state, backend=self.backend)
-        y = self.out_proj(self.norm(o.reshape(B, T, D).to(x.dtype)))
+        y = self.out_proj(self.norm(o.reshape(B, T, D).to(acc)))  # norm in fp32 (weights' dtype)
         return y, S

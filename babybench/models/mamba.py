@@ -103,6 +103,6 @@ class Mamba2Mixer(nn.Module):
                                   chunk_size=self.chunk_size)
         y = y + x * self.D.to(x.dtype)[:, None]                    # skip connection D
         y = y.reshape(Bsz, T, di)
-        y = self.norm(y * F.silu(z))                               # gated RMSNorm
+        y = self.norm((y * F.silu(z)).to(acc))                     # gated RMSNorm, fp32
         out = self.out_proj(y.to(u.dtype))
         return out, ((conv_state, ssm_state) if return_state else None)
