@@ -55,7 +55,7 @@ def test_family_decode_and_causal(family):
 def test_xlstm_with_slstm_decode_and_causal():
     torch.manual_seed(0)
     model = BabyLM(_cfg("xsx"))
-    assert model.blocks[0].mlp is None if hasattr(model, "blocks") else True  # x carries its own MLP
+    assert model.blocks[0].mlp is None and model.blocks[1].mlp is not None  # x has_mlp, s does not
     check_decode_matches_forward(model, T=20, split=7)
     check_causal(model)
 
