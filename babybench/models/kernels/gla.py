@@ -23,6 +23,8 @@ chunk start) in fp32, and every ``exp`` is taken of a non-positive number
 """
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 
@@ -55,9 +57,25 @@ def fla_available() -> bool:
     return _FLA
 
 
+def fla_backward_ok(x: torch.Tensor) -> bool:
+    """False where fla's gated chunk backward is known to give wrong gradients.
+
+    fla 0.6 refuses to run it on Hopper (sm_90) with Triton >= 3.4 and < 3.7.1
+    (fla issue #640); the forward pass is unaffected.
+    """
+    try:
+        import triton
+    except ImportError:
+        return False
+    version = tuple(int(p) for p in re.findall(r"\d+", triton.__version__)[:3])
+    hopper = torch.cuda.get_device_capability(x.device)[0] == 9
+    return not (hopper and (3, 4, 0) <= version < (3, 7, 1))
+
+
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
-    """Map ``auto|torch|fla`` to the form to run for input ``x``:
-    ``recurrent`` for T == 1 (decoding), ``fla`` on CUDA when importable, else ``chunked``."""
+    """Map ``auto|torch|fla`` to the form to run for input ``x``: ``recurrent`` for
+    T == 1 (decoding), ``fla`` on CUDA when importable (under ``auto``, only where
+    its backward is sound or no gradient is needed), else ``chunked``."""
     if backend not in BACKENDS:
         raise BabybenchError(f"unknown kernel backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if x.shape[1] == 1:
@@ -68,7 +86,8 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
                                  "(pip install flash-linear-attention); or set backend=auto")
         return "fla"
     if backend == "auto" and x.is_cuda and fla_available():
-        return "fla"
+        if not torch.is_grad_enabled() or fla_backward_ok(x):
+            return "fla"
     return "chunked"
 
 

@@ -1,0 +1,59 @@
+"""Where does a training step's GPU time go? One family, torch.profiler, top kernels.
+
+    python benchmarks/profile_step.py --families xlstm,hgrn2 --size 30m
+
+Builds the family, runs warm-up steps (forward + backward + AdamW, bf16 autocast),
+profiles one step and prints the kernels with the most CUDA time, the number of
+kernel launches and the step's wall time. A diagnosis tool, not a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from babybench.models import build_model
+
+
+def step(model, opt, idx):
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = model(idx[:, :-1], targets=idx[:, 1:]).loss
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", default="xlstm,hgrn2,mamba")
+    ap.add_argument("--size", default="30m")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--top", type=int, default=12)
+    args = ap.parse_args()
+    for fam in args.families.split(","):
+        model = build_model(fam, size=args.size, vocab_size=16384).cuda()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+        idx = torch.randint(0, 16384, (args.batch, args.seq + 1), device="cuda")
+        for _ in range(3):
+            step(model, opt, idx)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            step(model, opt, idx)
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
+        events = prof.key_averages()
+        n_launch = sum(e.count for e in events if e.device_type.name == "CUDA")
+        print(f"\n## {fam} ({args.size}, B={args.batch}, T={args.seq}): step {wall * 1e3:.1f} ms "
+              f"(profiled), {n_launch} kernel launches")
+        print(events.table(sort_by="self_cuda_time_total", row_limit=args.top, max_name_column_width=60))
+        del model, opt
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
