@@ -40,7 +40,10 @@ FAMILIES: Registry = Registry("model family")
 for _fam in [
     Family("transformer", lambda n: "a" * n, "causal attention with RoPE in every layer"),
     Family("lstm", lambda n: "l" * n, "torch.nn.LSTM (cuDNN) in every layer"),
-    Family("xlstm", _xlstm_pattern, "mLSTM blocks with an sLSTM block per 8 layers"),
+    # xLSTM[1:0] (mLSTM only, as in xLSTM-7B): the sLSTM's per-step loop costs ~20x in
+    # training speed on a GPU (see benchmarks/README.md); xlstm-71 keeps the [7:1] layout.
+    Family("xlstm", lambda n: "x" * n, "xLSTM[1:0]: mLSTM blocks in every layer"),
+    Family("xlstm-71", _xlstm_pattern, "xLSTM[7:1]: mLSTM blocks with an sLSTM block per 8 layers"),
     Family("mamba", lambda n: "m" * n, "Mamba-2 (SSD) in every layer"),
     Family("hgrn2", lambda n: "h" * n, "HGRN2 gated linear recurrence in every layer"),
     Family("hybrid", PATTERN_PRESETS.get("hybrid"), "QRNN early, attention late (qqaaaa)"),
@@ -84,7 +87,8 @@ SIZE_TABLE: dict[str, dict[str, Any]] = {
             "mamba": {"n_layers": 4, "mlp_hidden": 208},  # 297,560 non-embedding
             "par": {"n_layers": 7, "mlp_hidden": 176},  # 302,848 non-embedding
             "transformer": {"n_layers": 6, "mlp_hidden": 176},  # 301,888 non-embedding
-            "xlstm": {"n_layers": 9, "mlp_hidden": 192},  # 303,168 non-embedding
+            "xlstm": {"n_layers": 10, "mlp_hidden": 16, "mixer_options": {"x": {"proj_factor": 2.0}}},  # 301,584 non-embedding
+            "xlstm-71": {"n_layers": 9, "mlp_hidden": 192},  # 303,168 non-embedding
         },
     },
     "small": {
@@ -97,7 +101,8 @@ SIZE_TABLE: dict[str, dict[str, Any]] = {
             "mamba": {"n_layers": 5, "mlp_hidden": 672},  # 4,742,136 non-embedding
             "par": {"n_layers": 7, "mlp_hidden": 688},  # 4,750,336 non-embedding
             "transformer": {"n_layers": 6, "mlp_hidden": 688},  # 4,746,496 non-embedding
-            "xlstm": {"n_layers": 10, "mlp_hidden": 800},  # 4,749,128 non-embedding
+            "xlstm": {"n_layers": 11, "mlp_hidden": 16, "mixer_options": {"x": {"proj_factor": 2.0625}}},  # 4,713,448 non-embedding
+            "xlstm-71": {"n_layers": 10, "mlp_hidden": 800},  # 4,749,128 non-embedding
         },
     },
     "30m": {
@@ -110,7 +115,8 @@ SIZE_TABLE: dict[str, dict[str, Any]] = {
             "mamba": {"n_layers": 6, "mlp_hidden": 1328},  # 22,166,048 non-embedding
             "par": {"n_layers": 8, "mlp_hidden": 1456},  # 22,092,288 non-embedding
             "transformer": {"n_layers": 7, "mlp_hidden": 1376},  # 22,142,464 non-embedding
-            "xlstm": {"n_layers": 12, "mlp_hidden": 928},  # 22,162,080 non-embedding
+            "xlstm": {"n_layers": 14, "mlp_hidden": 16, "mixer_options": {"x": {"proj_factor": 1.9375}}},  # 22,270,368 non-embedding
+            "xlstm-71": {"n_layers": 12, "mlp_hidden": 928},  # 22,162,080 non-embedding
         },
     },
     "100m": {
@@ -123,7 +129,8 @@ SIZE_TABLE: dict[str, dict[str, Any]] = {
             "mamba": {"n_layers": 10, "mlp_hidden": 2096},  # 84,964,048 non-embedding
             "par": {"n_layers": 14, "mlp_hidden": 2128},  # 85,172,736 non-embedding
             "transformer": {"n_layers": 12, "mlp_hidden": 2048},  # 84,953,856 non-embedding
-            "xlstm": {"n_layers": 20, "mlp_hidden": 2688},  # 84,920,496 non-embedding
+            "xlstm": {"n_layers": 23, "mlp_hidden": 16, "mixer_options": {"x": {"proj_factor": 2.0}}},  # 84,629,544 non-embedding
+            "xlstm-71": {"n_layers": 20, "mlp_hidden": 2688},  # 84,920,496 non-embedding
         },
     },
 }
@@ -196,6 +203,8 @@ def solve(family: str, sz: Size, extra: dict | None = None) -> dict[str, Any]:
     """
     extra = extra or {}
     target, D = target_params(sz), sz.d_model
+    if set(FAMILIES.get(family).pattern(4)) == {"x"} and not extra:
+        return _solve_mlstm_only(family, sz, target)
     best = None
     for n in range(1, 4 * sz.ref_layers + 1):
         c16, c32 = _count(family, sz, n, 16, extra), _count(family, sz, n, 32, extra)
@@ -205,6 +214,22 @@ def solve(family: str, sz: Size, extra: dict | None = None) -> dict[str, Any]:
         score = (err > 0.015, abs(h / D - 8 / 3) if slope else err)
         if best is None or score < best[0]:
             best = (score, {"n_layers": n, "mlp_hidden": h, **extra}, err)
+    return best[1]
+
+
+def _solve_mlstm_only(family: str, sz: Size, target: int) -> dict[str, Any]:
+    """mLSTM blocks carry their own up-projection and no MLP, so the width knob is
+    the block's ``proj_factor`` (2 in the paper): search depth and inner width
+    (a multiple of 4 * n_heads) for the closest count, preferring factors near 2."""
+    D, step = sz.d_model, 4 * sz.n_heads
+    best = None
+    for n in range(1, 4 * sz.ref_layers + 1):
+        for di in range(step, 4 * D + 1, step):
+            extra = {"mixer_options": {"x": {"proj_factor": di / D}}}
+            err = abs(_count(family, sz, n, 16, extra) - target) / target
+            score = (err > 0.01, abs(di / D - 2), err)
+            if best is None or score < best[0]:
+                best = (score, {"n_layers": n, "mlp_hidden": 16, **extra})
     return best[1]
 
 
@@ -219,7 +244,8 @@ def main() -> None:  # pragma: no cover - a maintenance script
             except BabybenchError as e:
                 print(f"    # {fam}: {e}")
                 continue
-            n = _count(fam, sz, row["n_layers"], row["mlp_hidden"], {})
+            extra = {k: v for k, v in row.items() if k not in ("n_layers", "mlp_hidden")}
+            n = _count(fam, sz, row["n_layers"], row["mlp_hidden"], extra)
             print(f'    "{fam}": {row},  # {n:,}')
 
 
