@@ -129,7 +129,7 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DDP(self.model, device_ids=ids)
-        if cfg.runtime.compile:
+        if cfg.runtime.compile and self.device.type == "cuda":
             self.train_model = torch.compile(self.train_model)
         self.step, self.wall_prev, self.last_dev = 0, 0.0, None
         self.ckpt_step: int | None = None
