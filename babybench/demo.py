@@ -29,6 +29,8 @@ CHANCE = 0.5
 # Debug models gain little from intra-op threads, and a recurrent model with 2 threads on a
 # machine whose other core is busy ran 25x slower (OpenMP waits at every time step).
 DEFAULT_THREADS = 1
+DEV_POINTS = 6      # dev evaluations during training (learning curves)
+DEV_TOKENS = 16384  # dev tokens per intermediate evaluation; the final one uses all of dev
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,8 @@ def _train_family(family: str, steps: int, seed: int, data, quick: bool) -> Path
     overrides = [f"budget.max_steps={steps}", "runtime.device=cpu", "runtime.quiet=true"]
     if quick:  # no mid-run checkpoints for a 20-step smoke run
         overrides.append(f"runtime.ckpt_every={steps}")
+    else:  # a few dev points for the learning-curve plot (on part of dev, so they stay cheap)
+        overrides += [f"runtime.eval_every={max(1, steps // DEV_POINTS)}", f"runtime.eval_max_tokens={DEV_TOKENS}"]
     cfg = load_track_config("demo", overrides, {"model": {"family": family}, "seed": seed})
     command = f"babybench demo --families {family} --steps {steps} --seed {seed}" + (" --quick" if quick else "")
     return train(cfg, data=data, command=command)

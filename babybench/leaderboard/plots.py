@@ -43,7 +43,11 @@ def plot_score_vs_params(track: str, entries: list[RunEntry], task: str, path: P
     for fam in sorted({p[2] for p in pts}):
         xs, ys = zip(*[(p[0], p[1]) for p in pts if p[2] == fam])
         ax.scatter(xs, ys, label=fam)
-    ax.set_xscale("log")
+    sizes = [p[0] for p in pts]
+    if max(sizes) > 3 * min(sizes):  # log axis only across sizes; matched sizes read better linear
+        ax.set_xscale("log")
+    else:
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     ax.set_xlabel("non-embedding parameters")
     ax.set_ylabel(f"{task} headline (%)")
     ax.set_title(f"{track}: score vs size")
