@@ -285,14 +285,18 @@ def _demo_fields() -> dict[str, str]:
 
 # task -> paradigm-to-field mapping, for records whose groups do not carry a "field"
 GROUP_FIELDS: dict[str, Callable[[], dict[str, str]]] = {"demo-pairs": _demo_fields}
-PLAIN_METRICS = {"bpc", "perplexity", "loss", "nll"}  # not shown in percent
+PERCENT_HINTS = ("acc", "f1", "mcc", "average")  # metric names shown in percent; others as they are
+
+
+def _is_percent(name: str) -> bool:
+    return any(h in name for h in PERCENT_HINTS)
 
 
 def _fmt_metric(name: str, m: dict) -> str:
     v, ci = m.get("value"), m.get("ci95")
     if v is None:
         return NA
-    scale, digits = (1, 3) if name in PLAIN_METRICS else (100, 1)
+    scale, digits = (100, 1) if _is_percent(name) else (1, 3)
     out = f"{scale * v:.{digits}f}"
     if ci:
         out += f" ±{scale * (ci[1] - ci[0]) / 2:.{digits}f}"
@@ -315,8 +319,9 @@ def render_task_page(track: str, task: str, entries: list[RunEntry]) -> str:
     metric_rows.append(["items / ties"] + [f"{e.records[task].get('task', {}).get('n_items', NA)} / "
                                             f"{e.records[task].get('ties', NA)}" for e in runs])
     lines = [f"# {track}: {task}", "", NOTICE, "",
-             f"Back to [the {track} leaderboard](../{track}.md). Values in percent except "
-             f"{', '.join(sorted(PLAIN_METRICS))}; `±` = half-width of the 95% bootstrap CI.", ""]
+             f"Back to [the {track} leaderboard](../{track}.md). Accuracies, F1, MCC and averages in "
+             f"percent; other metrics (bpc, perplexity, ...) as they are; `±` = half-width of the 95% "
+             f"bootstrap CI.", ""]
     lines += _table(heads, metric_rows) + [""]
     group_rows = _group_rows(task, runs)
     if group_rows:

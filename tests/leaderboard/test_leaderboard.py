@@ -98,6 +98,8 @@ def test_write_track_pages_and_plots(strict_runs, tmp_path):
             assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "strict-small" / "blimp.md").read_text()
     assert "anaphor_agreement" in page and "babybench evaluate" in page
+    ppl = (out / "strict-small" / "perplexity.md").read_text()
+    assert "| 1.234 |" in ppl and "| 30.000 |" in ppl      # not shown in percent
 
 
 def test_cli(strict_runs, tmp_path, monkeypatch, capsys):
