@@ -89,7 +89,7 @@ class TokenizerAdapter:
             ids = self.tok.encode_batch(texts)
         else:
             ids = [self.tok.encode(t) for t in texts]
-        return [list(x) if t else [] for x, t in zip(ids, texts)]
+        return [x if t else [] for x, t in zip(ids, texts)]
 
 
 def logits_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -176,16 +176,17 @@ class Scorer:
         """Score pre-tokenised ``(ids_with_bos, n_ctx)`` pairs."""
         encoded = [self._truncate(ids, n) for ids, n in encoded]
         uniq: dict[tuple[int, ...], int] = {}
-        for ids, _ in encoded:
-            uniq.setdefault(tuple(ids), len(uniq))
+        which = np.fromiter((uniq.setdefault(tuple(ids), len(uniq)) for ids, _ in encoded),
+                            dtype=np.int64, count=len(encoded))
         seqs = list(uniq)
-        token_lp = self._token_logprobs(seqs, progress)   # per unique seq: (len-1,) fp32
-        out = []
-        for ids, n_ctx in encoded:
-            lp = token_lp[uniq[tuple(ids)]]
-            part = lp[n_ctx - 1:]
-            out.append(Score(float(part.sum(dtype=np.float64)), int(part.shape[0])))
-        return out
+        flat, offset = self._token_logprobs(seqs, progress)  # all token log-probs, each seq's start
+        csum = np.concatenate([[0.0], np.cumsum(flat, dtype=np.float64)])
+        lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        n_ctx = np.fromiter((n for _, n in encoded), dtype=np.int64, count=len(encoded))
+        start = offset[which] + n_ctx - 1                    # first scored token of each request
+        end = offset[which] + lens[which] - 1
+        lp, n_tok = (csum[end] - csum[start]).tolist(), (end - start).tolist()
+        return [Score(a, b) for a, b in zip(lp, n_tok)]
 
     def _truncate(self, ids: list[int], n_ctx: int) -> tuple[list[int], int]:
         if not self.max_len or len(ids) <= self.max_len:
@@ -206,42 +207,47 @@ class Scorer:
 
     @torch.no_grad()
     def _token_logprobs(self, seqs: list[tuple[int, ...]],
-                        progress: Callable[[int], None] | None) -> list[np.ndarray]:
+                        progress: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probs of every token after the first, laid out in processing (length) order.
+
+        Returns ``flat`` (sum of len-1 over seqs,) fp32 and ``offset`` (n_seqs,):
+        seq i's token log-probs are ``flat[offset[i]:offset[i] + len_i - 1]``.
+        """
         lengths = [len(s) for s in seqs]
         order = sorted(range(len(seqs)), key=lambda i: -lengths[i])
-        result: list[np.ndarray] = [np.zeros(0, np.float32)] * len(seqs)
+        offset = np.zeros(len(seqs), dtype=np.int64)
+        pos = 0
+        for i in order:
+            offset[i] = pos
+            pos += lengths[i] - 1
+        parts: list[np.ndarray] = []
         was_training = getattr(self.model, "training", False)
         if hasattr(self.model, "eval"):
             self.model.eval()
         try:
             for batch in self._batches(order, lengths):
-                lps = self._forward_batch([seqs[i] for i in batch])
-                for i, lp in zip(batch, lps):
-                    result[i] = lp
+                parts.append(self._forward_batch([seqs[i] for i in batch]))
                 if progress:
                     progress(len(batch))
         finally:
             if was_training:
                 self.model.train()
-        return result
+        flat = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        return flat, offset
 
-    def _forward_batch(self, seqs: list[tuple[int, ...]]) -> list[np.ndarray]:
+    def _forward_batch(self, seqs: list[tuple[int, ...]]) -> np.ndarray:
         B, T = len(seqs), max(len(s) for s in seqs)
-        idx = torch.zeros(B, T, dtype=torch.long)            # right padding with 0
-        lens = torch.tensor([len(s) for s in seqs])
+        arr = np.zeros((B, T), dtype=np.int64)               # right padding with 0
         for b, s in enumerate(seqs):
-            idx[b, :len(s)] = torch.tensor(s, dtype=torch.long)
-        idx = idx.to(self.device)
+            arr[b, :len(s)] = s
+        lens = torch.tensor([len(s) for s in seqs])
+        idx = torch.from_numpy(arr).to(self.device, non_blocking=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             logits = self._logits(idx)                        # (B, T, V)
         targets = idx[:, 1:]                                  # (B, T-1)
         mask = (torch.arange(T - 1)[None, :] < (lens[:, None] - 1)).to(self.device)
-        flat = gather_logprobs(logits[:, :-1], targets, mask).cpu().numpy()
-        out, pos = [], 0
-        for n in (lens - 1).tolist():
-            out.append(flat[pos:pos + n])
-            pos += n
-        return out
+        # rows come out batch-major, each sequence's tokens in order: the flat layout above
+        return gather_logprobs(logits[:, :-1], targets, mask).cpu().numpy()
 
 
 # ------------------------------------------------------------------ reference
