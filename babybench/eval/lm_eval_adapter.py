@@ -52,10 +52,25 @@ class BabybenchLM(LM):
         from babybench.train.run import load_run
 
         model, tok, info = load_run(run)
-        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if not device or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dev = torch.device(device)
         bs = 1024 if str(batch_size).startswith("auto") else int(batch_size)
         self.run_info = info
         self.scorer = Scorer(model.to(dev), tok, device=dev, max_tokens=int(max_tokens), max_batch=bs)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None) -> "BabybenchLM":
+        """``--model_args`` win over lm-eval's own settings (device, batch size) when both are given."""
+        merged = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        merged.update(arg_dict)
+        return cls(**merged)
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> "BabybenchLM":
+        from lm_eval.utils import simple_parse_args_string
+
+        return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, batch_size: int = 64, max_tokens: int = 65536) -> "BabybenchLM":
@@ -138,4 +153,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # the class above is registered (as __main__.BabybenchLM) before lm-eval starts
