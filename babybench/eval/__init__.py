@@ -116,8 +116,9 @@ def evaluate_run(run_dir: str | Path, tasks: Sequence[str] | None = None, device
         from babybench.config import read_yaml
 
         info_ctx["seq_len"] = (read_yaml(cfg_path).get("data") or {}).get("seq_len")
-    command = " ".join(shlex.quote(a) for a in ["babybench", "evaluate", str(run_dir), "--tasks",
-                                               ",".join(names)])
+    argv = ["babybench", "evaluate", str(run_dir), "--tasks", ",".join(names)]
+    argv += ["--limit", str(limit)] if limit is not None else []
+    command = " ".join(shlex.quote(a) for a in argv)
     out = []
     scorer = None
     for spec in specs:
