@@ -116,7 +116,8 @@ def evaluate_run(run_dir: str | Path, tasks: Sequence[str] | None = None, device
         from babybench.config import read_yaml
 
         info_ctx["seq_len"] = (read_yaml(cfg_path).get("data") or {}).get("seq_len")
-    argv = ["babybench", "evaluate", str(run_dir), "--tasks", ",".join(names)]
+    # Name the run as <runs>/<track>/<run> so the stored command works on any machine.
+    argv = ["babybench", "evaluate", f"runs/{run_dir.parent.name}/{run_dir.name}", "--tasks", ",".join(names)]
     argv += ["--limit", str(limit)] if limit is not None else []
     command = " ".join(shlex.quote(a) for a in argv)
     out = []
