@@ -189,7 +189,13 @@ def sha256_text(*parts: str) -> str:
 
 
 def git_commit() -> str:
-    """The project's current commit (short), with ``+dirty`` when the tree has changes."""
+    """The project's current commit (short), with ``+dirty`` when the tree has changes.
+
+    ``$BABYBENCH_GIT_COMMIT`` names it where the code runs from a copy without ``.git``
+    (a tarball, a remote machine); otherwise such a copy records ``unknown``.
+    """
+    if os.environ.get("BABYBENCH_GIT_COMMIT"):
+        return os.environ["BABYBENCH_GIT_COMMIT"]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=PROJECT_ROOT,
                              capture_output=True, text=True, timeout=10).stdout.strip()

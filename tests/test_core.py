@@ -93,3 +93,10 @@ def test_non_utf8_is_one_line_error(tmp_path):
 def test_cli_unknown_subcommand(capsys):
     assert main(["trian"]) == 2
     assert "did you mean 'train'" in capsys.readouterr().err
+
+
+def test_git_commit_env_fallback(monkeypatch):
+    from babybench.io import git_commit
+
+    monkeypatch.setenv("BABYBENCH_GIT_COMMIT", "abc123+dirty")
+    assert git_commit() == "abc123+dirty"

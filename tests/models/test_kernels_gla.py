@@ -76,6 +76,17 @@ def test_dispatch_and_errors():
         G.gla(q, k, v, gk, backend="fla")  # CPU tensors never run fla
 
 
+def test_env_overrides_auto_backend(monkeypatch):
+    q = torch.zeros(1, 5, 2, 4)
+    monkeypatch.setenv("BABYBENCH_KERNEL_BACKEND", "fla")
+    with pytest.raises(BabybenchError, match="fla"):
+        G.resolve_backend("auto", q)  # auto now means fla, which CPU tensors cannot run
+    assert G.resolve_backend("torch", q) == "chunked"  # an explicit choice wins
+    monkeypatch.setenv("BABYBENCH_KERNEL_BACKEND", "bogus")
+    with pytest.raises(BabybenchError, match="unknown kernel backend"):
+        G.resolve_backend("auto", q)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("op", ["gla", "simple_gla"])
 def test_fla_matches_chunked(op):

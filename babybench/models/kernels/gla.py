@@ -23,6 +23,7 @@ chunk start) in fp32, and every ``exp`` is taken of a non-positive number
 """
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -75,7 +76,10 @@ def fla_backward_ok(x: torch.Tensor) -> bool:
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
     """Map ``auto|torch|fla`` to the form to run for input ``x``: ``recurrent`` for
     T == 1 (decoding), ``fla`` on CUDA when importable (under ``auto``, only where
-    its backward is sound or no gradient is needed), else ``chunked``."""
+    its backward is sound or no gradient is needed), else ``chunked``.
+    ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide (e.g. ``torch``)."""
+    if backend == "auto":
+        backend = os.environ.get("BABYBENCH_KERNEL_BACKEND", "auto")
     if backend not in BACKENDS:
         raise BabybenchError(f"unknown kernel backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if x.shape[1] == 1:
