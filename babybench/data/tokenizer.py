@@ -30,6 +30,10 @@ from babybench.data.prepare import Prepared, prepare
 from babybench.errors import BabybenchError
 from babybench.io import atomic_write_json, cache_dir, sha256_file, sha256_text
 
+# sentencepiece training stalled for minutes with 16 threads on a 16-core GPU host (10 s
+# with 2 threads here); a few threads are enough for corpora of this size.
+TRAIN_THREADS = min(4, os.cpu_count() or 1)
+
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 TOKENIZER_VERSION = "1"  # bump when training options change
 ModelType = Literal["unigram", "bpe"]
@@ -108,7 +112,7 @@ def train_tokenizer(prepared: Prepared, vocab_size: int | None = None, model_typ
             model_type=model_type, pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
             byte_fallback=True, normalization_rule_name="identity", character_coverage=0.9995,
             input_sentence_size=max_sentences, shuffle_input_sentence=True, hard_vocab_limit=False,
-            max_sentence_length=1 << 14, num_threads=os.cpu_count() or 1, minloglevel=2)
+            max_sentence_length=1 << 14, num_threads=TRAIN_THREADS, minloglevel=2)
         atomic_write_json(tmp / "meta.json", {
             "corpus": prepared.name, "corpus_sha256": prepared.sha256, "vocab_size": vocab_size,
             "model_type": model_type, "max_sentences": max_sentences, "seed": seed,
