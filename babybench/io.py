@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -219,3 +220,30 @@ def hardware() -> str:
     except Exception:  # pragma: no cover - torch missing or broken CUDA
         pass
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+class atomic_dir:
+    """Context manager giving a temp folder that replaces ``path`` on success.
+
+    For multi-file outputs (a prepared corpus, a tokenizer, token shards): the
+    folder appears complete or not at all; on error the temp folder is removed::
+
+        with atomic_dir(out) as tmp:
+            (tmp / "train.txt").write_text(...)
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        if self.path.exists():  # a forced rebuild, or another process finished first
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)

@@ -31,10 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 import time
 import unicodedata
 import urllib.request
@@ -45,7 +42,7 @@ from typing import Callable, Iterable, Iterator
 
 from babybench.data.corpus import CorpusRecipe, Download, list_corpora, load_recipe
 from babybench.errors import BabybenchError
-from babybench.io import (atomic_path, atomic_write_json, cache_dir, data_dir, open_text, sha256_file,
+from babybench.io import (atomic_dir, atomic_path, atomic_write_json, cache_dir, data_dir, open_text, sha256_file,
                           sha256_text)
 
 CHUNK_CHARS = 1 << 20  # characters read at a time in sentence mode
@@ -382,8 +379,7 @@ def prepare(name: str | Path, force: bool = False, verbose: bool = False) -> Pre
         return Prepared.load(out)
     t0 = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         train, dev, dropped = _write_splits(recipe, train_src, dev_src, tmp)
         if train["words"] < recipe.word_budget:
             print(f"warning: corpus '{recipe.name}' has only {train['words']:,} training words "
@@ -395,12 +391,6 @@ def prepare(name: str | Path, force: bool = False, verbose: bool = False) -> Pre
                 "inputs": inputs, "recipe": recipe.to_dict(), "pipeline_version": PIPELINE_VERSION,
                 "wall_s": round(time.perf_counter() - t0, 3)}
         atomic_write_json(tmp / "meta.json", meta)
-        if out.exists():  # forced rebuild, or another process finished first
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Prepared.load(out)
 
 

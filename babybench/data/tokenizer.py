@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ import numpy as np
 
 from babybench.data.prepare import Prepared, prepare
 from babybench.errors import BabybenchError
-from babybench.io import atomic_write_json, cache_dir, sha256_file, sha256_text
+from babybench.io import atomic_dir, atomic_write_json, cache_dir, sha256_file, sha256_text
 
 # sentencepiece training stalled for minutes with 16 threads on a 16-core GPU host (10 s
 # with 2 threads here); a few threads are enough for corpora of this size.
@@ -103,8 +101,7 @@ def train_tokenizer(prepared: Prepared, vocab_size: int | None = None, model_typ
     if (out / "tokenizer.model").is_file():
         return Tokenizer.load(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         t0 = time.perf_counter()
         spm.set_random_generator_seed(seed)
         spm.SentencePieceTrainer.Train(
@@ -117,12 +114,6 @@ def train_tokenizer(prepared: Prepared, vocab_size: int | None = None, model_typ
             "corpus": prepared.name, "corpus_sha256": prepared.sha256, "vocab_size": vocab_size,
             "model_type": model_type, "max_sentences": max_sentences, "seed": seed,
             "wall_s": round(time.perf_counter() - t0, 3), "version": TOKENIZER_VERSION})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Tokenizer.load(out)
 
 
@@ -201,8 +192,7 @@ def encode_shards(prepared: Prepared, tokenizer: Tokenizer) -> ShardSet:
     if (out / "manifest.json").is_file():
         return ShardSet.load(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         t0 = time.perf_counter()
         dt = shard_dtype(tokenizer.vocab_size)
         n = {s: encode_file(getattr(prepared, f"{s}_path"), tokenizer, tmp / f"{s}.bin", dt)
@@ -214,12 +204,6 @@ def encode_shards(prepared: Prepared, tokenizer: Tokenizer) -> ShardSet:
             "words": {"train": prepared.train_words, "dev": prepared.dev_words},
             "chars": {"train": prepared.train_chars, "dev": prepared.dev_chars},
             "wall_s": round(time.perf_counter() - t0, 3)})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ShardSet.load(out)
 
 

@@ -12,7 +12,6 @@ Public API::
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence

@@ -14,7 +14,7 @@ that write into the residual stream scaled by 1/sqrt(2 * n_layers).
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn

@@ -35,7 +35,7 @@ from babybench.train.config import TrainRunConfig, load_config_file
 from babybench.train.data import WindowSampler, batch_plan, dev_batches
 from babybench.train.objectives import ObjectiveContext, build_objective
 from babybench.train.schedule import build_scheduler, warmup_steps
-from babybench.train.summary import data_stats, run_summary, update_run_json
+from babybench.train.summary import data_stats, update_run_json
 
 
 class NonFiniteLoss(Exception):

@@ -1,6 +1,5 @@
 """Perplexity windows: every token but the first predicted once, exact against the bigram model."""
 
-import numpy as np
 import pytest
 
 from babybench.eval.perplexity import dev_stream, stream_nll

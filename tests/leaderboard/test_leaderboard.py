@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from babybench.cli import main
 from babybench.leaderboard import collect, paired_bootstrap, render_track, write_track
