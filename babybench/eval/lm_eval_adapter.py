@@ -6,10 +6,10 @@ Importing this module registers the model type ``babybench``::
     lm_eval.simple_evaluate(model="babybench", model_args="run=runs/demo/x", tasks=["babybench_blimp"],
                             task_manager=lm_eval.tasks.TaskManager(include_path="evaluations/lm_eval"))
 
-lm-eval has no plugin discovery for model types, so from the shell use this
-module as the entry point (same arguments as ``lm_eval``)::
+lm-eval has no plugin discovery for model types, so from the shell use the ``babybench-lm-eval``
+script (or ``python -m babybench.eval.lm_eval_adapter``) with the same arguments as ``lm_eval``::
 
-    python -m babybench.eval.lm_eval_adapter --model babybench --model_args run=<dir> \\
+    babybench-lm-eval --model babybench --model_args run=<dir> \\
         --tasks babybench_blimp --include_path evaluations/lm_eval
 
 Requests go through babybench's :class:`~babybench.eval.scorer.Scorer`, so
