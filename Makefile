@@ -6,7 +6,6 @@ ifneq ($(wildcard ../shared/data),)
 export BABYBENCH_DATA ?= $(abspath ../shared/data)
 endif
 TORCH   ?= torch==2.13.0
-LANG    ?= de
 DISTILL ?= 0
 PYTEST_ARGS ?=
 
@@ -33,7 +32,9 @@ train-10m:  ## strict-small: six parameter-matched families (add DISTILL=1 for d
 train-100m:
 	$(BB) train --track strict --all-families $(if $(filter 1,$(DISTILL)),--distill)
 
-train-tiny:  ## e.g. make train-tiny LANG=de
+train-tiny:  ## e.g. make train-tiny LANG=de  (LANG is also the locale variable: it is checked)
+	@case "$(LANG)" in de|fr|tr|eu|sw|fi) ;; \
+	  *) echo "error: give the language, e.g. make train-tiny LANG=de (one of de fr tr eu sw fi; got '$(LANG)')" >&2; exit 2;; esac
 	$(BB) train --track tiny-$(LANG) --all-families
 
 evaluate:   ## score every run lacking a current result record

@@ -263,8 +263,10 @@ def render_track(track: str, entries: list[RunEntry]) -> str:
     lines = _header(track, entries, lay) + _table([c.header for c in lay.columns], rows) + [""]
     notes = [c.note for c in lay.columns if c.note] + lay.notes
     notes.append("↑ / ↓: significantly better / worse than the Transformer of the same size and objective "
-                 "(same seed where present) on the same items: paired bootstrap over items, seeded, "
-                 "two-sided p < 0.05. No marker: no significant difference, or no baseline.")
+                 "(same seed where present) on the same items: paired bootstrap over per-item "
+                 "correctness (micro accuracy; for GLUE, per-example accuracy pooled over subtasks, "
+                 "so it can disagree with the averaged headline), seeded, two-sided p < 0.05. "
+                 "No marker: no significant difference, or no baseline.")
     notes.append("Runs that differ only in their seed are listed one per row; a mean row (± standard "
                  "deviation over seeds) follows them.")
     if na:
