@@ -139,6 +139,21 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_json(path: str | Path, fix: str) -> dict[str, Any]:
+    """Read a JSON object; a missing, corrupt or non-object file is a one-line error
+    naming the file and ending with ``fix`` (what the user should do)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BabybenchError(f"{p} not found; {fix}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BabybenchError(f"{p}: corrupt JSON ({e}); {fix}") from None
+    if not isinstance(data, dict):
+        raise BabybenchError(f"{p}: expected a JSON object; {fix}")
+    return data
+
+
 # ---------------------------------------------------------------- locations
 def data_dir(required: bool = True) -> Path | None:
     """The data root named by ``$BABYBENCH_DATA`` (layout of ``shared/data``)."""

@@ -100,3 +100,18 @@ def test_git_commit_env_fallback(monkeypatch):
 
     monkeypatch.setenv("BABYBENCH_GIT_COMMIT", "abc123+dirty")
     assert git_commit() == "abc123+dirty"
+
+
+def test_read_json_errors_name_file_and_fix(tmp_path):
+    from babybench.io import read_json
+
+    with pytest.raises(BabybenchError, match=r"missing.json not found; do X"):
+        read_json(tmp_path / "missing.json", "do X")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(BabybenchError, match=r"bad.json: corrupt JSON .*; do X"):
+        read_json(tmp_path / "bad.json", "do X")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(BabybenchError, match=r"list.json: expected a JSON object"):
+        read_json(tmp_path / "list.json", "do X")
+    (tmp_path / "ok.json").write_text('{"a": 1}')
+    assert read_json(tmp_path / "ok.json", "do X") == {"a": 1}

@@ -42,7 +42,7 @@ from typing import Callable, Iterable, Iterator
 
 from babybench.data.corpus import CorpusRecipe, Download, list_corpora, load_recipe
 from babybench.errors import BabybenchError
-from babybench.io import (atomic_dir, atomic_path, atomic_write_json, cache_dir, data_dir, open_text, sha256_file,
+from babybench.io import (atomic_dir, atomic_path, atomic_write_json, cache_dir, data_dir, open_text, read_json, sha256_file,
                           sha256_text)
 
 CHUNK_CHARS = 1 << 20  # characters read at a time in sentence mode
@@ -254,7 +254,7 @@ class Prepared:
     def load(cls, d: str | Path) -> "Prepared":
         """Read ``meta.json`` of a prepared folder."""
         d = Path(d)
-        meta = json.loads((d / "meta.json").read_text())
+        meta = read_json(d / "meta.json", "rerun `babybench prepare <corpus> --force`")
         return cls(name=meta["name"], language=meta["language"], dir=d, train_path=d / "train.txt",
                    dev_path=d / "dev.txt", train_words=meta["train"]["words"], dev_words=meta["dev"]["words"],
                    train_chars=meta["train"]["chars"], dev_chars=meta["dev"]["chars"], sha256=meta["sha256"],

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import numpy as np
 
 from babybench.data.prepare import Prepared, prepare
 from babybench.errors import BabybenchError
-from babybench.io import atomic_dir, atomic_write_json, cache_dir, sha256_file, sha256_text
+from babybench.io import atomic_dir, atomic_write_json, cache_dir, read_json, sha256_file, sha256_text
 
 # sentencepiece training stalled for minutes with 16 threads on a 16-core GPU host (10 s
 # with 2 threads here); a few threads are enough for corpora of this size.
@@ -170,10 +169,7 @@ class ShardSet:
     def load(cls, d: str | Path) -> "ShardSet":
         """Open ``train.bin`` / ``dev.bin`` as ``np.memmap`` using ``manifest.json``."""
         d = Path(d)
-        try:
-            m = json.loads((d / "manifest.json").read_text())
-        except (OSError, ValueError) as e:
-            raise BabybenchError(f"{d}/manifest.json: cannot read shards ({e}); rerun `babybench tokenizer`") from None
+        m = read_json(d / "manifest.json", "rerun `babybench tokenizer`")
         dt = np.dtype(m["dtype"])
 
         def mm(split: str) -> np.ndarray:

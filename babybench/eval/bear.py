@@ -21,7 +21,6 @@ relations in sorted order, then instances in file order.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 from babybench.errors import BabybenchError
 from babybench.eval.records import bootstrap_ci, metric
 from babybench.eval.tasks import KINDS, EvalContext, TaskResult, TaskSpec
-from babybench.io import read_jsonl, resolve_text_file
+from babybench.io import read_json, read_jsonl, resolve_text_file
 
 _SLOT = re.compile(r"\[X\]|\[Y\]")
 
@@ -55,12 +54,7 @@ def fill(template: str, subject: str, answer: str) -> str:
 def load_bear(folder: Path, limit: int | None = None) -> list[Relation]:
     """Read ``metadata_relations.json`` and each ``<code>.jsonl(.gz)`` of the folder."""
     meta_path = folder / "metadata_relations.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BabybenchError(f"BEAR metadata not found: {meta_path}") from None
-    except json.JSONDecodeError as e:
-        raise BabybenchError(f"{meta_path}: malformed JSON ({e.msg})") from None
+    meta = read_json(meta_path, "BEAR's metadata is missing or damaged: fetch the BEAR release again")
     relations = []
     for code in sorted(meta):
         m = meta[code]

@@ -21,7 +21,6 @@ average each group is resampled on its own and the group means averaged.
 from __future__ import annotations
 
 import base64
-import json
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from babybench.errors import BabybenchError
-from babybench.io import atomic_write_json
+from babybench.io import atomic_write_json, read_json
 
 SCHEMA_VERSION = 1
 N_RESAMPLES = 1000
@@ -144,13 +143,8 @@ def write_record(run_dir: str | Path, record: dict[str, Any]) -> Path:
 def read_record(path: str | Path) -> dict[str, Any]:
     """Read and check a record; one-line error when it is unreadable or of another schema."""
     p = Path(path)
-    try:
-        rec = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BabybenchError(f"result record not found: {p}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BabybenchError(f"{p}: corrupt result record ({e}); delete it and re-run babybench evaluate") from None
-    if not isinstance(rec, dict) or rec.get("schema_version") != SCHEMA_VERSION:
-        raise BabybenchError(f"{p}: schema_version {rec.get('schema_version') if isinstance(rec, dict) else '?'}"
-                             f" is not {SCHEMA_VERSION}; re-run babybench evaluate --force")
+    rec = read_json(p, "a corrupt result record: delete it and re-run babybench evaluate")
+    if rec.get("schema_version") != SCHEMA_VERSION:
+        raise BabybenchError(f"{p}: schema_version {rec.get('schema_version')} is not {SCHEMA_VERSION}; "
+                             "re-run babybench evaluate --force")
     return rec

@@ -8,13 +8,12 @@ or mismatched file into one :class:`BabybenchError` line naming the file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from babybench.errors import BabybenchError
-from babybench.io import atomic_path, atomic_write_json, atomic_write_text
+from babybench.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from babybench.models.config import ModelConfig
 from babybench.models.model import BabyLM
 
@@ -68,12 +67,7 @@ def save_model(model, directory) -> Path:
 def read_config(directory) -> ModelConfig:
     """The :class:`ModelConfig` stored in ``directory/config.json`` (strictly validated)."""
     path = Path(directory) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BabybenchError(f"{path}: no model config here; is this a babybench run dir?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BabybenchError(f"{path}: corrupt JSON ({e})") from None
+    data = read_json(path, "no model config here: is this a babybench run dir? re-export it with save_model")
     if data.get("model_type") != "babybench":
         raise BabybenchError(f"{path}: model_type is {data.get('model_type')!r}, expected 'babybench'")
     fields = set(ModelConfig.__dataclass_fields__)

@@ -47,8 +47,8 @@ def resolve_corpus(cfg) -> None:
     if root is not None and (root / "corpora" / cfg.corpus).is_dir():
         print(f"notice: corpus {cfg.corpus} (from {root / 'corpora' / cfg.corpus})", flush=True)
         return
-    where = root / "corpora" / cfg.corpus if root else "$BABYBENCH_DATA (unset)"
-    print(f"notice: {where} not found; using corpus '{cfg.corpus_fallback}' instead of "
+    where = f"{root / 'corpora' / cfg.corpus} not found" if root else "BABYBENCH_DATA is not set"
+    print(f"notice: {where}; using corpus '{cfg.corpus_fallback}' instead of "
           f"'{cfg.corpus}' (recorded in config.yaml and run.json)", flush=True)
     cfg.corpus, cfg.corpus_fallback = cfg.corpus_fallback, None
 
@@ -105,8 +105,10 @@ def best_teacher(track: str) -> Path:
 
 
 def _config(args, family: str, extra: list[str] | None = None):
+    from babybench.models import FAMILIES
     from babybench.train.config import load_track_config
 
+    FAMILIES.get(family)  # a mistyped family fails here, before any data is touched
     base: dict = {"model": {"family": family}}
     if args.size:
         base["model"]["size"] = args.size

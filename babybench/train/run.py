@@ -13,12 +13,11 @@ Layout of ``runs_dir()/<track>/<run_name>/``::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from babybench.errors import BabybenchError
-from babybench.io import atomic_write_json, runs_dir
+from babybench.io import atomic_write_json, read_json, runs_dir
 
 RUN_JSON = "run.json"
 TOKENIZER_FILE = "tokenizer.model"
@@ -32,21 +31,14 @@ def resolve_run_dir(spec: str | Path) -> Path:
     q = runs_dir() / str(spec)
     if (q / RUN_JSON).is_file():
         return q
-    raise BabybenchError(f"no run at {spec}: {p / RUN_JSON} not found (nor {q / RUN_JSON})")
+    tried = p / RUN_JSON if q == p else f"{p / RUN_JSON} nor {q / RUN_JSON}"
+    raise BabybenchError(f"no run at {spec}: found no {tried}; give a run folder or a <track>/<run> id")
 
 
 def read_run_json(run_dir: str | Path) -> dict[str, Any]:
     """The run's ``run.json``, with one-line errors for a missing or corrupt file."""
-    p = Path(run_dir) / RUN_JSON
-    if not p.is_file():
-        raise BabybenchError(f"{p} not found; is {run_dir} a babybench run folder?")
-    try:
-        info = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BabybenchError(f"{p}: corrupt JSON ({e}); re-run or resume the training run") from None
-    if not isinstance(info, dict):
-        raise BabybenchError(f"{p}: expected a JSON object")
-    return info
+    return read_json(Path(run_dir) / RUN_JSON,
+                     f"is {run_dir} a babybench run folder? re-run or resume its training run")
 
 
 def write_run_json(run_dir: str | Path, info: dict[str, Any]) -> Path:
