@@ -4,8 +4,10 @@
     python benchmarks/kernels.py --tiny     # CPU-sized shapes (also the default without CUDA)
 
 For each op (HGRN2's GLA, Mamba-2's simple GLA, xLSTM's mLSTM) it runs the fla
-Triton kernel (when installed, CUDA only), the chunked PyTorch form and the
-step-by-step recurrent reference; reports the relative L2 error of the output,
+Triton kernel (when installed, CUDA only; where fla refuses chunk_simple_gla's
+backward, its chunk_gla with broadcast gates, as babybench does), the chunked
+PyTorch form and the step-by-step recurrent reference (mLSTM also as one simple-GLA
+call, "torch-gla" / "fla"); reports the relative L2 error of the output,
 final state and input gradients against the recurrent reference computed in fp32,
 and the median fwd+bwd time (triton.testing.do_bench after warm-up on CUDA,
 a plain timer on CPU). Prints a markdown table.
@@ -27,8 +29,8 @@ M = importlib.import_module("babybench.models.kernels.mlstm")
 # (op, heads, key dim, value dim) at the 30m preset (d_model 512):
 #   HGRN2: expand_ratio 128 -> 4 heads of 128 x 128
 #   Mamba-2: d_inner 1024, head_dim 64 -> 16 heads, d_state 64
-#   mLSTM: proj_factor 2 -> 1024 wide, 8 heads of 128
-SHAPES = [("gla", 4, 128, 128), ("simple_gla", 16, 64, 64), ("mlstm", 8, 128, 128)]
+#   mLSTM: proj_factor 1.9375 -> 992 wide, 8 heads of 124
+SHAPES = [("gla", 4, 128, 128), ("simple_gla", 16, 64, 64), ("mlstm", 8, 124, 124)]
 
 
 def make_inputs(op, B, T, H, K, V, dtype, device):
@@ -50,7 +52,11 @@ def forms(op):
     if op == "mlstm":
         def wrap(fn):
             return lambda q, k, v, i, f: (lambda o, s: (o, s[0]))(*fn(q, k, v, i, f, output_final_state=True))
-        return {"recurrent": wrap(M.mlstm_recurrent), "torch": wrap(M.mlstm_chunked)}
+        out = {"recurrent": wrap(M.mlstm_recurrent), "torch": wrap(M.mlstm_chunked),
+               "torch-gla": wrap(M.mlstm_gla)}
+        if torch.cuda.is_available() and G.fla_available():
+            out["fla"] = wrap(lambda *a, **kw: M.mlstm_gla(*a, **kw, backend="fla"))
+        return out
     ref, chunked, disp = (getattr(G, f"{op}_recurrent"), getattr(G, f"{op}_chunked"), getattr(G, op))
     out = {"recurrent": lambda *a: ref(*a, output_final_state=True),
            "torch": lambda *a: chunked(*a, output_final_state=True)}

@@ -37,8 +37,8 @@ class ModelConfig:
         max_seq_len: longest sequence the model is meant for (RoPE cache size hint).
         tie_embeddings: share the token embedding and the LM head weights.
         norm_eps: RMSNorm epsilon.
-        backend: kernel choice for recurrent mixers: ``auto`` (fla on CUDA when
-            installed, else chunked PyTorch), ``torch`` (chunked PyTorch) or ``fla``.
+        backend: kernel choice for recurrent mixers: ``auto`` / ``torch`` (chunked
+            PyTorch; the step for decoding) or ``fla`` (fla's Triton kernels, CUDA only).
         chunk_size: chunk length of chunked recurrent scans.
         init_std: std of the normal init of linear and embedding weights.
         rope_theta: RoPE base frequency of attention mixers.

@@ -9,8 +9,8 @@ Per head (key width K = ``expand_ratio``, value width V = d_model / H):
     o_t = q_t S_t / sqrt(K)
 
 then RMSNorm over the concatenated heads and an output projection. The scan is
-GLA with log-decay gk = log f (``kernels.gla``: fla's ``chunk_gla`` on CUDA,
-chunked PyTorch elsewhere, the recurrent step when decoding).
+GLA with log-decay gk = log f (``kernels.gla``: chunked PyTorch, fla's ``chunk_gla``
+with ``backend: fla``, the recurrent step when decoding).
 The lower bound (HGRN's "forget gates get closer to 1 in higher layers") is a
 learned per-channel value, initialised to layer_idx / n_layers; layer 0 has none.
 Decoding state: S (B, H, K, V) fp32.

@@ -9,8 +9,8 @@
     out        = out_proj(rmsnorm(y * silu(z)))
 
 The scan is "simple GLA" (scalar decay per head) with q = C, k = B, v = x * dt,
-g = a and scale 1 (``kernels.simple_gla``: fla's ``chunk_simple_gla`` on CUDA,
-chunked PyTorch elsewhere, the recurrent step when decoding). One group: B and C
+g = a and scale 1 (``kernels.simple_gla``: chunked PyTorch, fla's ``chunk_simple_gla``
+with ``backend: fla``, the recurrent step when decoding). One group: B and C
 are shared by all heads.
 Decoding state: (conv_state (B, W - 1, d_inner + 2 N), ssm_state (B, H, N, P) fp32).
 """

@@ -26,7 +26,7 @@ def _inputs(T, dtype, vector, B=2, H=2, K=16, V=8, seed=0, device="cpu"):
 def _run(fn, args, use_h0, **kw):
     q, k, v, g, h0 = args
     o, S = fn(q, k, v, g, None, h0 if use_h0 else None, True, **kw)
-    loss = (o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum() + (S * 0.3).sum()
+    loss = (o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype, device=o.device).view_as(o)).sum() + (S * 0.3).sum()
     grads = torch.autograd.grad(loss, [q, k, v, g] + ([h0] if use_h0 else []))
     return [o, S, *grads]
 

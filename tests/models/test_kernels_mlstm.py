@@ -20,7 +20,7 @@ def _inputs(T, dtype, B=2, H=2, K=8, V=6, seed=0):
 def _run(fn, args, use_state, **kw):
     q, k, v, i, f, C0, n0, m0 = args
     h, (C, n, m) = fn(q, k, v, i, f, None, (C0, n0, m0) if use_state else None, True, **kw)
-    w = torch.linspace(-1, 1, h.numel(), dtype=h.dtype).view_as(h)
+    w = torch.linspace(-1, 1, h.numel(), dtype=h.dtype, device=h.device).view_as(h)
     loss = (h * w).sum() + 0.3 * C.sum() + 0.2 * n.sum()
     leaves = [q, k, v, i, f] + ([C0, n0] if use_state else [])
     return [h, C, n, m, *torch.autograd.grad(loss, leaves)]
@@ -31,10 +31,11 @@ def _run(fn, args, use_state, **kw):
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-3), (torch.float64, 1e-9)], ids=["fp32", "fp64"])
 @pytest.mark.parametrize("use_state", [False, True], ids=["zero", "state"])
 @pytest.mark.parametrize("T", [1, 17, 64, 100], ids=lambda t: f"T{t}")
-def test_chunked_matches_recurrent(T, use_state, dtype, tol):
+@pytest.mark.parametrize("form", ["chunked", "gla"])
+def test_fast_forms_match_recurrent(form, T, use_state, dtype, tol):
     args = _inputs(T, dtype)
     a = _run(M.mlstm_recurrent, args, use_state)
-    b = _run(M.mlstm_chunked, args, use_state, chunk_size=16)
+    b = _run(getattr(M, f"mlstm_{form}"), args, use_state, chunk_size=16)
     for x, y in zip(a, b):
         torch.testing.assert_close(y, x, rtol=tol, atol=tol * 10)
 
@@ -61,3 +62,16 @@ def test_causal_conv_matches_reference(T):
         y2, s2 = causal_conv1d_ref(x, w, b, state)
         torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(s1, s2)
+
+
+@pytest.mark.gpu
+def test_fla_form_matches_recurrent():
+    from babybench.models.kernels import fla_available
+    if not fla_available():
+        pytest.skip("fla not installed")
+    args = [t.detach().float().cuda().requires_grad_() for t in _inputs(200, torch.float64, H=4, K=64, V=63)]
+    a = _run(M.mlstm_recurrent, args, True)
+    b = _run(M.mlstm_gla, args, True, backend="fla")
+    for x, y in zip(a, b):
+        rel = (x - y).norm() / x.norm().clamp_min(1e-6)
+        assert rel < 5e-3, rel

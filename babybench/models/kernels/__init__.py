@@ -9,11 +9,11 @@ from babybench.models.kernels.gla import (
     simple_gla, simple_gla_chunked, simple_gla_recurrent,
 )
 from babybench.models.kernels.mlstm import (
-    mlstm, mlstm_chunked, mlstm_recurrent, mlstm_zero_state,
+    mlstm, mlstm_chunked, mlstm_gla, mlstm_recurrent, mlstm_zero_state,
 )
 
 __all__ = [
     "BACKENDS", "causal_conv1d", "causal_conv1d_ref", "fla_available", "gla", "gla_chunked",
-    "gla_recurrent", "mlstm", "mlstm_chunked", "mlstm_recurrent", "mlstm_zero_state",
+    "gla_recurrent", "mlstm", "mlstm_chunked", "mlstm_gla", "mlstm_recurrent", "mlstm_zero_state",
     "resolve_backend", "simple_gla", "simple_gla_chunked", "simple_gla_recurrent",
 ]

@@ -58,11 +58,12 @@ def fla_available() -> bool:
     return _FLA
 
 
-def fla_backward_ok(x: torch.Tensor) -> bool:
-    """False where fla's gated chunk backward is known to give wrong gradients.
+def fla_simple_gla_backward_ok(x: torch.Tensor) -> bool:
+    """False where fla's ``chunk_simple_gla`` backward refuses to run.
 
-    fla 0.6 refuses to run it on Hopper (sm_90) with Triton >= 3.4 and < 3.7.1
-    (fla issue #640); the forward pass is unaffected.
+    fla 0.6 raises in its gated ``chunk_bwd_dqkwg`` kernel (the simple-GLA backward)
+    on Hopper (sm_90) with Triton >= 3.4 and < 3.7.1, where Triton miscompiles it
+    (fla issue #640). ``chunk_gla``'s backward uses other kernels and is unaffected.
     """
     try:
         import triton
@@ -75,9 +76,13 @@ def fla_backward_ok(x: torch.Tensor) -> bool:
 
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
     """Map ``auto|torch|fla`` to the form to run for input ``x``: ``recurrent`` for
-    T == 1 (decoding), ``fla`` on CUDA when importable (under ``auto``, only where
-    its backward is sound or no gradient is needed), else ``chunked``.
-    ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide (e.g. ``torch``)."""
+    T == 1 (decoding), ``fla`` only when asked for (it needs CUDA and fla), else
+    ``chunked``. ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide.
+
+    ``auto`` means the chunked PyTorch form on every device: on an H100 (30m shapes,
+    compiled) it trained HGRN2 faster than fla's ``chunk_gla`` (473k vs 407k tok/s),
+    and fla's Triton autotuning costs minutes per new shape on a fresh machine
+    (benchmarks/README.md)."""
     if backend == "auto":
         backend = os.environ.get("BABYBENCH_KERNEL_BACKEND", "auto")
     if backend not in BACKENDS:
@@ -89,9 +94,6 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
             raise BabybenchError("backend 'fla' needs CUDA and the flash-linear-attention package "
                                  "(pip install flash-linear-attention); or set backend=auto")
         return "fla"
-    if backend == "auto" and x.is_cuda and fla_available():
-        if not torch.is_grad_enabled() or fla_backward_ok(x):
-            return "fla"
     return "chunked"
 
 
@@ -259,12 +261,26 @@ def simple_gla(q, k, v, g, scale=None, initial_state=None, output_final_state=Fa
     """GLA with a scalar decay per head (Mamba-2 SSD). g: (B, T, H); otherwise as ``gla``."""
     form = resolve_backend(backend, q)
     if form == "fla":
-        from fla.ops.simple_gla import chunk_simple_gla
-        dt = v.dtype
-        o, S = chunk_simple_gla(q=q.to(dt), k=k.to(dt), v=v, g=g.float(), scale=scale,
-                                initial_state=None if initial_state is None else initial_state.float(),
-                                output_final_state=output_final_state)
-        return o, (S.float() if S is not None else None)
+        return _fla_simple_gla(q, k, v, g, scale, initial_state, output_final_state)
     if form == "recurrent":
         return simple_gla_recurrent(q, k, v, g, scale, initial_state, output_final_state)
     return simple_gla_chunked(q, k, v, g, scale, initial_state, output_final_state, chunk_size)
+
+
+def _fla_simple_gla(q, k, v, g, scale, initial_state, output_final_state):
+    """fla's ``chunk_simple_gla``; where its backward is refused (see
+    :func:`fla_simple_gla_backward_ok`) and a gradient is needed, fla's ``chunk_gla``
+    with the scalar decay broadcast over the key dimension (the same maths)."""
+    dt = v.dtype
+    h0 = None if initial_state is None else initial_state.float()
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g))
+    if grad and not fla_simple_gla_backward_ok(q):
+        from fla.ops.gla import chunk_gla
+        gk = g.float()[..., None].expand(*k.shape).contiguous()
+        o, S = chunk_gla(q=q.to(dt), k=k.to(dt), v=v, g=gk, scale=scale, initial_state=h0,
+                         output_final_state=output_final_state)
+    else:
+        from fla.ops.simple_gla import chunk_simple_gla
+        o, S = chunk_simple_gla(q=q.to(dt), k=k.to(dt), v=v, g=g.float(), scale=scale,
+                                initial_state=h0, output_final_state=output_final_state)
+    return o, (S.float() if S is not None else None)

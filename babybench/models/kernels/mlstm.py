@@ -12,15 +12,21 @@ State = (C (B, H, K, V), n (B, H, K), m (B, H)), fp32; the zero state is (0, 0, 
 Unrolled, m_t is the largest log-weight among all contributions to step t, so the
 chunked form recomputes that same m_t from in-chunk cumsums and gets identical
 results with every ``exp`` taken of a non-positive number.
-Layout (B, T, H, D); gates (B, T, H). There is no fla path for this op.
+
+The stabiliser only rescales numerator and denominator together: with the
+unstabilised state C^u_t = sum_j exp(b_t - b_j + i~_j) k_j^T v_j (b = cumsum log f),
+h_t = (scale q_t) C^u_t / max(|(scale q_t) . n^u_t|, 1). So :func:`mlstm_gla` runs the
+cell as one simple-GLA call (log decay log f, keys k exp(i~ - M), values [v, 1], whose
+last column gives the denominator); the per-sequence constant M = max(i~, m0) keeps
+every exp <= 1. On CUDA that is fla's Triton kernel (the ``fla`` form).
+Layout (B, T, H, D); gates (B, T, H).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from babybench.models.kernels.gla import BACKENDS, _to_chunks, acc_dtype
-from babybench.errors import BabybenchError
+from babybench.models.kernels.gla import _to_chunks, acc_dtype, resolve_backend, simple_gla
 
 
 def mlstm_zero_state(B, H, K, V, device=None, dtype=torch.float32):
@@ -110,12 +116,44 @@ def mlstm_chunked(q, k, v, i, f, scale=None, initial_state=None, output_final_st
     return h, (final if output_final_state else None)
 
 
+def mlstm_gla(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
+              backend="torch", chunk_size=64):
+    """``mlstm_recurrent`` as one ``simple_gla`` call (see the module docstring); same
+    arguments and results. ``backend`` is passed to ``simple_gla`` (``fla`` on CUDA).
+    The final state is exact while the input gates of one sequence span < ~80 in log
+    space (beyond that exp(m_T - M) underflows in fp32); training needs no state."""
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    acc = acc_dtype(v)
+    scale = K ** -0.5 if scale is None else scale
+    i, logf = i.to(acc), F.logsigmoid(f.to(acc))
+    C0, n0, m0 = (s.to(acc) for s in (initial_state or mlstm_zero_state(B, H, K, V, q.device, acc)))
+    M = torch.maximum(i.amax(1), m0).detach()                      # (B, H): cancels in h
+    kk = (k.to(acc) * (i - M[:, None]).exp()[..., None]).to(k.dtype)
+    va = torch.cat([v, v.new_ones(B, T, H, 1)], dim=-1)            # (B, T, H, V + 1)
+    S0 = None
+    if initial_state is not None:                                  # C^u_0 = C0 exp(m0), scaled by exp(-M)
+        S0 = torch.cat([C0, n0[..., None]], dim=-1) * (m0 - M).exp()[..., None, None]
+    o, S = simple_gla(q, kk, va, logf, scale=scale, initial_state=S0,
+                      output_final_state=output_final_state, backend=backend, chunk_size=chunk_size)
+    o = o.to(acc)
+    h = (o[..., :V] / o[..., V:].abs().maximum((-M).exp()[:, None, :, None])).to(v.dtype)
+    if not output_final_state:
+        return h, None
+    # m_T = max(b_T + m0, max_j (b_T - b_j + i~_j)); b_T - b_j = sum of log f after step j
+    after = logf.flip(1).cumsum(1).flip(1) - logf
+    mT = torch.maximum(logf.sum(1) + m0, (after + i).amax(1))      # (B, H)
+    r = (M - mT).exp()
+    return h, (S[..., :V] * r[..., None, None], S[..., V] * r[..., None], mT)
+
+
 def mlstm(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
           backend="auto", chunk_size=64):
-    """Dispatch: the recurrent step for T == 1 (decoding), else the chunked form.
-    ``backend`` is validated but every value runs the PyTorch code (no fla path)."""
-    if backend not in BACKENDS:
-        raise BabybenchError(f"unknown kernel backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    if q.shape[1] == 1:
+    """Dispatch: the recurrent step for T == 1 (decoding), ``mlstm_gla`` on fla where
+    ``backend`` resolves to it (CUDA), else the chunked PyTorch form."""
+    form = resolve_backend(backend, q)
+    if form == "recurrent":
         return mlstm_recurrent(q, k, v, i, f, scale, initial_state, output_final_state)
+    if form == "fla":
+        return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, "fla", chunk_size)
     return mlstm_chunked(q, k, v, i, f, scale, initial_state, output_final_state, chunk_size)
