@@ -6,6 +6,9 @@
   own normaliser is off (``identity``) and ``decode(encode(line)) == line``.
   At most ``max_sentences`` sentences are sampled for training, which keeps
   the 100M corpus quick. Cached by (corpus sha256, vocab size, model type).
+  Training is reproducible byte for byte on any machine: a fixed thread count
+  (sentencepiece's result depends on it) and sentences streamed in with the
+  model returned in memory, so no temp path is written into the model file.
 - :func:`encode_shards` turns every line into ``[BOS] + ids`` and concatenates
   them into one flat ``uint16`` (``uint32`` for vocabularies >= 65536) file per
   split, plus ``manifest.json``. Lines are encoded in batches on all cores.
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,12 +31,13 @@ from babybench.data.prepare import Prepared, prepare
 from babybench.errors import BabybenchError
 from babybench.io import atomic_dir, atomic_write_json, cache_dir, read_json, sha256_file, sha256_text
 
-# sentencepiece training stalled for minutes with 16 threads on a 16-core GPU host (10 s
-# with 2 threads here); a few threads are enough for corpora of this size.
-TRAIN_THREADS = min(4, os.cpu_count() or 1)
+# The trained vocabulary depends on the thread count, so it is fixed, not taken from the
+# machine: the same corpus gives the same tokenizer on a 2-core laptop and a 16-core GPU host
+# (where 16 threads also stalled for minutes). 2 is what earlier tokenizers were built with.
+TRAIN_THREADS = 2
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
-TOKENIZER_VERSION = "1"  # bump when training options change
+TOKENIZER_VERSION = "2"  # bump when training options change (2: reproducible bytes)
 ModelType = Literal["unigram", "bpe"]
 
 
@@ -100,15 +105,18 @@ def train_tokenizer(prepared: Prepared, vocab_size: int | None = None, model_typ
     if (out / "tokenizer.model").is_file():
         return Tokenizer.load(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp, open(prepared.train_path, encoding="utf-8") as lines:
         t0 = time.perf_counter()
         spm.set_random_generator_seed(seed)
+        model = io.BytesIO()
         spm.SentencePieceTrainer.Train(
-            input=str(prepared.train_path), model_prefix=str(tmp / "tokenizer"), vocab_size=vocab_size,
-            model_type=model_type, pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+            sentence_iterator=(line.rstrip("\n") for line in lines), model_writer=model,
+            vocab_size=vocab_size, model_type=model_type,
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
             byte_fallback=True, normalization_rule_name="identity", character_coverage=0.9995,
             input_sentence_size=max_sentences, shuffle_input_sentence=True, hard_vocab_limit=False,
             max_sentence_length=1 << 14, num_threads=TRAIN_THREADS, minloglevel=2)
+        (tmp / "tokenizer.model").write_bytes(model.getvalue())
         atomic_write_json(tmp / "meta.json", {
             "corpus": prepared.name, "corpus_sha256": prepared.sha256, "vocab_size": vocab_size,
             "model_type": model_type, "max_sentences": max_sentences, "seed": seed,

@@ -210,6 +210,16 @@ def test_tokenizer_cached_and_bpe(toy_data):
     assert encode_shards(p, bpe).dir != toy_data.shards.dir
 
 
+def test_tokenizer_is_reproducible_byte_for_byte(toy_data, tmp_path, monkeypatch):
+    # A second training in another cache (another temp folder) must give the same file: the
+    # sha256 goes into run.json and the distillation check, so it must name the vocabulary,
+    # not the folder it was trained in.
+    monkeypatch.setenv("BABYBENCH_CACHE", str(tmp_path / "other-cache"))
+    again = train_tokenizer(toy_data.prepared, 300)
+    assert again.path != toy_data.tokenizer.path
+    assert again.sha256 == toy_data.tokenizer.sha256
+
+
 # ---------------------------------------------------------------- real data and the demo grammar
 def test_demo_corpus():
     pytest.importorskip("babybench.data.grammar")
