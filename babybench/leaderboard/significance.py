@@ -6,6 +6,13 @@ tie, 0 wrong). A seeded bootstrap resamples items with replacement; the
 two-sided p-value is twice the smaller tail mass of the resampled mean
 difference around zero. Because the item differences take at most five
 distinct values, resampling is drawn exactly as multinomial counts over them.
+
+When the headline is a macro average (BLiMP, CLAMS, EWoK: the mean over
+paradigms or domains), the test is on that statistic too: items are resampled
+within each group and the group mean differences averaged, so a marker never
+contradicts the headline numbers beside it. Records do not store a label per
+item; :func:`item_groups` rebuilds them from the per-group counts and accepts
+them only when they reproduce every stored per-group accuracy.
 """
 
 from __future__ import annotations
@@ -35,13 +42,23 @@ class Comparison:
         return "↑" if self.diff > 0 else "↓"
 
 
+def _resampled_means(d: np.ndarray, rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+    """Bootstrap means of ``d``: multinomial counts over its distinct values. -> (R,)"""
+    uniq, counts = np.unique(d, return_counts=True)
+    draws = rng.multinomial(d.size, counts / d.size, size=n_resamples)   # (R, k)
+    return draws @ uniq / d.size
+
+
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = N_RESAMPLES,
-                     seed: int = SEED) -> Comparison:
+                     seed: int = SEED, groups: np.ndarray | None = None) -> Comparison:
     """Paired bootstrap test of mean(a) vs mean(b) over the same items.
 
     Args:
         a, b: per-item scores of the two systems, same order; 2/1/0 record
             scores or any floats.
+        groups: optional group label per item. The statistic is then the
+            macro mean (unweighted mean of the group means), and items are
+            resampled within their group.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -51,12 +68,39 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = N_RESAMPLE
     if n == 0:
         return Comparison(0.0, 1.0, 0)
     d = a - b                                                   # (n,)
-    uniq, counts = np.unique(d, return_counts=True)
     rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n, counts / n, size=n_resamples)   # (R, k)
-    means = draws @ uniq / n                                    # (R,)
+    if groups is None:
+        diff, means = d.mean(), _resampled_means(d, rng, n_resamples)
+    else:
+        g = np.asarray(groups)
+        if g.shape != d.shape:
+            raise ValueError(f"groups has shape {g.shape}, items {d.shape}")
+        parts = [d[g == k] for k in np.unique(g)]
+        diff = np.mean([p.mean() for p in parts])
+        means = np.mean([_resampled_means(p, rng, n_resamples) for p in parts], axis=0)   # (R,)
     p = 2 * min((means <= 0).mean(), (means >= 0).mean())
-    return Comparison(float(d.mean()), float(min(1.0, p)), n)
+    return Comparison(float(diff), float(min(1.0, p)), n)
+
+
+def item_groups(rec: dict, items: np.ndarray) -> np.ndarray | None:
+    """A group index per item, or None when the record's layout cannot be shown.
+
+    Minimal-pair records list their items paradigm after paradigm in sorted
+    order, as their ``groups`` are keyed. The labels rebuilt from the group
+    sizes are accepted only if each segment's accuracy equals the stored one
+    (BEAR, GLUE and any other layout fail this and get None).
+    """
+    groups = rec.get("groups") or {}
+    names = sorted(groups)
+    sizes = [int(groups[k].get("n", 0)) for k in names]
+    if not names or sum(sizes) != items.size:
+        return None
+    labels = np.repeat(np.arange(len(names)), sizes)
+    for i, k in enumerate(names):
+        acc = groups[k].get("accuracy")
+        if acc is None or abs(items[labels == i].mean() / 2 - float(acc)) > 1e-9:
+            return None
+    return labels
 
 
 def same_items(rec_a: dict, rec_b: dict) -> bool:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pytest
 
 from babybench.cli import main
 from babybench.leaderboard import collect, paired_bootstrap, render_track, write_track
 from babybench.leaderboard.render import layout_for, LAYOUTS
+from babybench.leaderboard.significance import item_groups
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -55,6 +58,43 @@ def test_significance_flags_planted_difference_not_null(lb):
     # two independent draws of the same accuracy: no difference claimed
     assert paired_bootstrap(items_with_accuracy(500, 0.7, 8) / 2, items_with_accuracy(500, 0.7, 9) / 2).p_value > 0.05
     assert paired_bootstrap(better, base) == paired_bootstrap(better, base)  # seeded
+
+
+def _groups_of(items: np.ndarray) -> dict:
+    """The record groups of 1,000 items of paradigm "a" followed by 50 of "b"."""
+    return {"a": {"n": 1000, "accuracy": float(items[:1000].mean() / 2)},
+            "b": {"n": 50, "accuracy": float(items[1000:].mean() / 2)}}
+
+
+def test_macro_headline_gets_a_macro_test(tmp_path, lb):
+    # Better on the big paradigm, much worse on the small one: micro says better, macro worse.
+    base = np.concatenate([lb.items(1000, 0.7, seed=1), np.full(50, 2, np.uint8)])
+    run = base.copy()
+    run[:300] = 2
+    run[1000:] = 0
+    gb, gr = _groups_of(base), _groups_of(run)
+    labels = item_groups({"groups": gr}, run)
+    assert labels is not None and labels[999] == 0 and labels[1000] == 1
+    macro = paired_bootstrap(run / 2, base / 2, groups=labels)
+    assert macro.marker == "↓" and macro.diff == pytest.approx(
+        (gr["a"]["accuracy"] + gr["b"]["accuracy"] - gb["a"]["accuracy"] - gb["b"]["accuracy"]) / 2)
+    assert paired_bootstrap(run / 2, base / 2).marker == "↑"       # the micro test disagrees
+    root = tmp_path / "runs"
+    for name, fam, items, groups in [("transformer", "transformer", base, gb), ("hgrn2", "hgrn2", run, gr)]:
+        acc = float(np.mean([g["accuracy"] for g in groups.values()]))
+        lb.add_record(lb.make_run(root, "tiny-de", name, fam), "clams-de", items, groups,
+                      metrics={"macro_accuracy": {"value": acc, "ci95": None}})
+    text = render_track("tiny-de", collect("tiny-de", root))
+    assert "↓" in _row(text, "hgrn2")
+    assert "| CLAMS |" in text and "MultiBLiMP |" not in text      # no run has MultiBLiMP: no column
+
+
+def test_item_groups_refuses_a_layout_it_cannot_show(lb):
+    items = np.concatenate([lb.items(1000, 0.7, seed=3), lb.items(50, 0.2, seed=4)])
+    groups = _groups_of(items)
+    assert item_groups({"groups": groups}, items[::-1].copy()) is None     # not paradigm after paradigm
+    assert item_groups({"groups": groups}, items[:100]) is None            # sizes do not add up
+    assert item_groups({}, items) is None
 
 
 def test_markers_in_the_table(strict_runs):
