@@ -7,12 +7,13 @@ two-sided p-value is twice the smaller tail mass of the resampled mean
 difference around zero. Because the item differences take at most five
 distinct values, resampling is drawn exactly as multinomial counts over them.
 
-When the headline is a macro average (BLiMP, CLAMS, EWoK: the mean over
-paradigms or domains), the test is on that statistic too: items are resampled
-within each group and the group mean differences averaged, so a marker never
-contradicts the headline numbers beside it. Records do not store a label per
-item; :func:`item_groups` rebuilds them from the per-group counts and accepts
-them only when they reproduce every stored per-group accuracy.
+The test is always of the headline itself, so a marker never contradicts the
+numbers beside it (:func:`headline_test`): the item mean when the headline is
+one (BEAR), or the macro mean when the headline averages paradigms or domains
+(BLiMP, CLAMS, EWoK), with items resampled within each group. Records do not
+store a label per item; :func:`item_groups` rebuilds them from the per-group
+counts and accepts them only when they reproduce every stored accuracy. A
+headline that is neither (GLUE's average of accuracy, F1 and MCC) is not tested.
 """
 
 from __future__ import annotations
@@ -108,3 +109,19 @@ def same_items(rec_a: dict, rec_b: dict) -> bool:
     ta, tb = rec_a.get("task", {}), rec_b.get("task", {})
     return (ta.get("data_sha256") == tb.get("data_sha256") and ta.get("n_items") == tb.get("n_items")
             and bool(rec_a.get("items")) and bool(rec_b.get("items")))
+
+
+def headline_test(rec: dict, items: np.ndarray) -> tuple[bool, np.ndarray | None]:
+    """``(testable, groups)``: whether the record's headline is the item mean (groups None)
+    or the macro mean over :func:`item_groups` (groups given); ``(False, None)`` if neither."""
+    m = (rec.get("metrics") or {}).get(rec.get("headline", "")) or {}
+    value = m.get("value")
+    if value is None or items is None or items.size == 0:
+        return False, None
+    scores = items.astype(np.float64) / 2
+    if abs(scores.mean() - value) < 1e-9:
+        return True, None
+    groups = item_groups(rec, items)
+    if groups is not None and abs(np.mean([scores[groups == k].mean() for k in np.unique(groups)]) - value) < 1e-9:
+        return True, groups
+    return False, None

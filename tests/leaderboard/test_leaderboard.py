@@ -89,6 +89,20 @@ def test_macro_headline_gets_a_macro_test(tmp_path, lb):
     assert "| CLAMS |" in text and "MultiBLiMP |" not in text      # no run has MultiBLiMP: no column
 
 
+def test_no_marker_when_the_headline_is_not_a_mean_over_items(tmp_path, lb):
+    # GLUE-like: the headline averages F1/MCC/accuracy, so an item test would not test it.
+    root = tmp_path / "runs"
+    base = lb.items(2000, 0.6, seed=1)
+    better = base.copy()
+    better[:600] = 2
+    for name, fam, items, avg in [("transformer", "transformer", base, 0.60), ("hgrn2", "hgrn2", better, 0.59)]:
+        lb.add_record(lb.make_run(root, "strict-small", name, fam), "glue", items,
+                      metrics={"average": {"value": avg, "ci95": None}}, headline="average")
+    assert paired_bootstrap(better / 2, base / 2).marker == "↑"
+    row = _row(render_track("strict-small", collect("strict-small", root)), "hgrn2")
+    assert "59.0" in row and "↑" not in row
+
+
 def test_item_groups_refuses_a_layout_it_cannot_show(lb):
     items = np.concatenate([lb.items(1000, 0.7, seed=3), lb.items(50, 0.2, seed=4)])
     groups = _groups_of(items)
