@@ -82,9 +82,11 @@ def load_run(run_dir: str | Path):
     for name in ("config.json", "model.safetensors"):
         if not (run_dir / name).is_file():
             status = info.get("status", "unknown")
-            raise BabybenchError(
-                f"{run_dir / name} not found (run status: {status}); finish it with "
-                f"`babybench train --resume {run_dir}`")
+            if status == "complete":  # e.g. a run checked out from git, where weights are not kept
+                how = f"weights are not kept in git; re-create them with the run's command `{info.get('command') or 'babybench train ...'}`"
+            else:
+                how = f"finish it with `babybench train --resume {run_dir}`"
+            raise BabybenchError(f"{run_dir / name} not found (run status: {status}); {how}")
     try:
         model = load_model(run_dir)
     except BabybenchError:
