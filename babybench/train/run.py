@@ -83,7 +83,8 @@ def load_run(run_dir: str | Path):
         if not (run_dir / name).is_file():
             status = info.get("status", "unknown")
             if status == "complete":  # e.g. a run checked out from git, where weights are not kept
-                how = f"weights are not kept in git; re-create them with the run's command `{info.get('command') or 'babybench train ...'}`"
+                cmd = info.get("command") or "babybench train ..."
+                how = f"weights are not kept in git; re-create them with the run's command `{cmd}`"
             else:
                 how = f"finish it with `babybench train --resume {run_dir}`"
             raise BabybenchError(f"{run_dir / name} not found (run status: {status}); {how}")
