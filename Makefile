@@ -7,6 +7,8 @@ export BABYBENCH_DATA ?= $(abspath ../shared/data)
 endif
 TORCH   ?= torch==2.13.0
 DISTILL ?= 0
+# JOBS: runs trained / scored at once (child processes); small models share a GPU well
+JOBS    ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: setup test test-fast demo train-10m train-100m train-tiny evaluate leaderboard bench clean
@@ -27,18 +29,18 @@ demo:   ## offline CPU demo: grammar corpus -> six tiny models -> leaderboards/d
 	$(BB) demo
 
 train-10m:  ## strict-small: six parameter-matched families (add DISTILL=1 for distilled students)
-	$(BB) train --track strict-small --all-families $(if $(filter 1,$(DISTILL)),--distill)
+	$(BB) train --track strict-small --all-families --jobs $(JOBS) $(if $(filter 1,$(DISTILL)),--distill)
 
 train-100m:
-	$(BB) train --track strict --all-families $(if $(filter 1,$(DISTILL)),--distill)
+	$(BB) train --track strict --all-families --jobs $(JOBS) $(if $(filter 1,$(DISTILL)),--distill)
 
 train-tiny:  ## e.g. make train-tiny LANG=de  (LANG is also the locale variable: it is checked)
 	@case "$(LANG)" in de|fr|tr|eu|sw|fi) ;; \
 	  *) echo "error: give the language, e.g. make train-tiny LANG=de (one of de fr tr eu sw fi; got '$(LANG)')" >&2; exit 2;; esac
-	$(BB) train --track tiny-$(LANG) --all-families
+	$(BB) train --track tiny-$(LANG) --all-families --jobs $(JOBS)
 
 evaluate:   ## score every run lacking a current result record
-	$(BB) evaluate --all
+	$(BB) evaluate --all --jobs $(JOBS)
 
 leaderboard:
 	$(BB) leaderboard --all

@@ -3,11 +3,14 @@
 Scores runs on their tasks and writes ``results/<task>.json`` records.
 ``--all`` walks every run under ``runs_dir()`` (optionally one track) and
 scores only what lacks a current record, so an interrupted sweep resumes.
+``--jobs N`` scores up to N runs at once in child processes (one log per
+run, ``<run_dir>/evaluate.log``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from babybench.errors import BabybenchError
@@ -23,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--limit", type=int, help="at most N items per group (quick check; record marked)")
     parser.add_argument("--list", action="store_true", help="list the registered tasks and exit")
+    parser.add_argument("--jobs", type=int, default=1, help="score up to N runs at once, as child processes")
 
 
 def find_runs(track: str | None = None) -> list[Path]:
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if not runs:
         raise BabybenchError("no runs to evaluate; name RUN_DIRs or use --all (runs_dir: "
                              f"{runs_dir()})")
+    if args.jobs > 1 and len(runs) > 1:
+        return _run_parallel(args, runs)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True) as progress:
         make = _progress_factory(progress)
@@ -81,4 +87,22 @@ def run(args: argparse.Namespace) -> int:
         m = rec["metrics"][h]
         ci = f" [{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]" if m["ci95"] else ""
         print(f"{rec['run_id']}  {rec['task']['name']:18s} {h} = {m['value']:.4f}{ci}  -> {p}")
+    return 0
+
+
+def _run_parallel(args: argparse.Namespace, runs: list[Path]) -> int:
+    """Each run in its own ``babybench evaluate`` child, ``args.jobs`` at a time."""
+    from babybench.jobs import Job, run_jobs
+    from babybench.train.run import resolve_run_dir
+
+    flags = [f"--{k}={v}" for k, v in (("tasks", args.tasks), ("device", args.device), ("limit", args.limit))
+             if v is not None] + (["--force"] if args.force else [])
+    jobs = []
+    for r in runs:
+        d = resolve_run_dir(r)  # a bad run folder fails here, before any child starts
+        jobs.append(Job(f"{d.parent.name}/{d.name}", ["evaluate", str(d), *flags], d / "evaluate.log"))
+    failed = [j.name for j, rc in zip(jobs, run_jobs(jobs, args.jobs)) if rc != 0]
+    if failed:
+        print(f"error: {len(failed)} run(s) failed to evaluate: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0

@@ -4,10 +4,13 @@ Examples::
 
     babybench train --track strict-small --family hgrn2 --size 30m --seed 1 optim.lr=1e-3
     babybench train --track strict-small --all-families --distill
+    babybench train --track strict-small --family transformer,hgrn2 --seed 0,1 --jobs 4
     babybench train --resume runs/strict-small/hgrn2-30m-s0
 
 A run that is already complete is skipped; an unfinished one with a
-checkpoint and the same config is resumed.
+checkpoint and the same config is resumed. With ``--jobs N`` the runs are
+child processes, N at a time (one log per run, ``<run_dir>/train.log``);
+the corpus and tokenizer are prepared once, before the first child starts.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ DISTILL_STUDENTS = ["hgrn2", "hybrid"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track", help="track name: configs/<track>.yaml (demo, strict-small, ...)")
-    parser.add_argument("--family", help="model family (transformer, lstm, xlstm, mamba, hgrn2, hybrid)")
+    parser.add_argument("--family", help="model family, or a comma list (transformer, lstm, xlstm, mamba, "
+                                           "hgrn2, hybrid)")
     parser.add_argument("--size", help="size preset (default: the track's)")
-    parser.add_argument("--seed", type=int, help="seed (default: the track's)")
+    parser.add_argument("--seed", help="seed, or a comma list such as 0,1 (default: the track's)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train up to N runs at once, as child processes (small models share a GPU well)")
     parser.add_argument("--all-families", action="store_true",
                         help="train the six families, parameter-matched, on the shared tokenizer")
     parser.add_argument("--distill", action="store_true",
@@ -104,7 +110,7 @@ def best_teacher(track: str) -> Path:
     return best
 
 
-def _config(args, family: str, extra: list[str] | None = None):
+def _config(args, family: str, seed: int | None = None, extra: list[str] | None = None):
     from babybench.models import FAMILIES
     from babybench.train.config import load_track_config
 
@@ -112,9 +118,61 @@ def _config(args, family: str, extra: list[str] | None = None):
     base: dict = {"model": {"family": family}}
     if args.size:
         base["model"]["size"] = args.size
-    if args.seed is not None:
-        base["seed"] = args.seed
+    if seed is not None:
+        base["seed"] = seed
     return load_track_config(args.track, list(args.overrides) + (extra or []), base)
+
+
+def _seeds(text: str | None) -> list[int | None]:
+    if text is None:
+        return [None]
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise BabybenchError(f"--seed {text}: give an integer or a comma list such as 0,1") from None
+
+
+def _child_argv(args, family: str, seed: int | None, extra: list[str] | None) -> list[str]:
+    """The ``babybench train`` arguments of one run, for a child process."""
+    argv = ["train", "--track", args.track, "--family", family]
+    argv += ["--size", args.size] if args.size else []
+    argv += ["--seed", str(seed)] if seed is not None else []
+    return argv + list(args.overrides) + list(extra or [])
+
+
+def _train_jobs(args, jobs: list[tuple[str, int | None, list[str] | None]], command: str | None) -> list[str]:
+    """Train ``(family, seed, extra overrides)`` runs; returns the names of those that failed."""
+    failures = []
+    if args.jobs <= 1:
+        for family, seed, extra in jobs:
+            try:
+                train_one(_config(args, family, seed, extra), command)
+            except BabybenchError as e:
+                if len(jobs) == 1 and not args.distill:
+                    raise
+                name = family + ("" if seed is None else f" seed {seed}") + (" (distill)" if extra else "")
+                print(f"error: {name}: {e}", file=sys.stderr, flush=True)
+                failures.append(name)
+        return failures
+    from babybench.data import get_data
+    from babybench.jobs import Job, run_jobs
+    from babybench.train.loop import run_dir_for
+
+    children, prepared = [], set()
+    for family, seed, extra in jobs:
+        cfg = _config(args, family, seed, extra)  # bad configs fail here, before any child starts
+        resolve_corpus(cfg)
+        if (cfg.corpus, cfg.data.vocab_size) not in prepared:
+            get_data(cfg.corpus, cfg.data.vocab_size)
+            prepared.add((cfg.corpus, cfg.data.vocab_size))
+        run_dir = run_dir_for(cfg)
+        children.append(Job(f"{cfg.track}/{run_dir.name}", _child_argv(args, family, seed, extra),
+                            run_dir / "train.log"))
+    for job, rc in zip(children, run_jobs(children, args.jobs)):
+        if rc != 0:
+            print(f"error: {job.name} failed (exit {rc}); its log: {job.log}", file=sys.stderr, flush=True)
+            failures.append(job.name)
+    return failures
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,28 +184,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.track:
         raise BabybenchError("give --track (e.g. --track demo) or --resume RUN_DIR")
-    families = ALL_FAMILIES if args.all_families else ([args.family] if args.family else [])
+    if args.all_families:
+        families = ALL_FAMILIES
+    else:
+        families = [f.strip() for f in (args.family or "").split(",") if f.strip()]
     if not families and not args.distill:
         raise BabybenchError("give --family F, --all-families or --distill")
-    failures = []
-    jobs = [(f, None) for f in families]
-    for i, (family, extra) in enumerate(jobs):
-        try:
-            train_one(_config(args, family, extra), command)
-        except BabybenchError as e:
-            if len(families) == 1 and not args.distill:
-                raise
-            print(f"error: {family}: {e}", file=sys.stderr, flush=True)
-            failures.append(family)
+    seeds = _seeds(args.seed)
+    failures = _train_jobs(args, [(f, s, None) for f in families for s in seeds], command)
     if args.distill:
         teacher = str(best_teacher(args.track))
-        for family in DISTILL_STUDENTS:
-            extra = ["objective.name=distill", f"objective.teachers=[{teacher}]"]
-            try:
-                train_one(_config(args, family, extra), command)
-            except BabybenchError as e:
-                print(f"error: {family} (distill): {e}", file=sys.stderr, flush=True)
-                failures.append(f"{family}-distill")
+        extra = ["objective.name=distill", f"objective.teachers=[{teacher}]"]
+        failures += _train_jobs(args, [(f, s, extra) for f in DISTILL_STUDENTS for s in seeds], command)
     if failures:
         print(f"error: {len(failures)} run(s) failed: {', '.join(failures)}", file=sys.stderr)
         return 1
