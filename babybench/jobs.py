@@ -3,9 +3,10 @@
 Small models leave a large GPU mostly idle: one process's kernels are tiny
 and it spends its time launching them, so several processes can share the
 device. On one H200 the nine runs of the first tiny-track round (three
-languages x three families, `small`, eager) trained side by side in 130 s of
-wall time in all, each run's training 22-102 s (its run.json) while sharing. (Sequential
-training was not timed in that round, so no speed-up is claimed here.)
+languages x three families, `small`, eager) were trained and scored side by
+side in 130 s of wall time in all; each run's training took 22-102 s (its
+run.json) while sharing. Sequential training was not timed in that round, so
+no speed-up is claimed here.
 
 Each command writes its output to its own log file; :func:`run_jobs` returns
 the exit statuses in the order the jobs were given.
