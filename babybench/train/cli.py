@@ -7,8 +7,8 @@ Examples::
     babybench train --track strict-small --family transformer,hgrn2 --seed 0,1 --jobs 4
     babybench train --resume runs/strict-small/hgrn2-30m-s0
 
-A run that is already complete is skipped; an unfinished one with a
-checkpoint and the same config is resumed. With ``--jobs N`` the runs are
+A run that is already complete (with its weights) is skipped; an unfinished
+one with a checkpoint and the same config is resumed. With ``--jobs N`` the runs are
 child processes, N at a time (one log per run, ``<run_dir>/train.log``);
 the corpus and tokenizer are prepared once, before the first child starts.
 """
@@ -78,9 +78,12 @@ def train_one(cfg, command: str) -> Path:
     resolve_corpus(cfg)
     run_dir = run_dir_for(cfg)
     status = _status(run_dir)
-    if status == "complete":
+    if status == "complete" and (run_dir / "model.safetensors").is_file():
         print(f"skip: {run_dir} is already complete", flush=True)
         return run_dir
+    if status == "complete":  # e.g. checked out from git, where weights are not kept
+        print(f"note: {run_dir} is recorded complete but its weights are not here; training it again",
+              flush=True)
     saved = run_dir / "config.yaml"
     if status == "running" and checkpoint_path(run_dir).is_file() and saved.is_file():
         if cfgmod.read_yaml(saved) == cfgmod.to_dict(cfg):

@@ -25,3 +25,8 @@ def test_demo_run_learns_below_unigram_entropy(capsys):
     assert info["dev"]["loss"] < 0.75 * unigram, (info["dev"]["loss"], unigram)
     assert main(args) == 0  # second call: skipped, not retrained
     assert "already complete" in capsys.readouterr().out
+    # Without its weights (a run checked out from git) the run is trained again, not skipped.
+    (run_dir / "model.safetensors").unlink()
+    assert main(args + ["budget.max_steps=2"]) == 0
+    assert "weights are not here; training it again" in capsys.readouterr().out
+    assert (run_dir / "model.safetensors").is_file()
