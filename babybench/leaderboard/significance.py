@@ -84,7 +84,7 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = N_RESAMPLE
 
 
 def item_groups(rec: dict, items: np.ndarray) -> np.ndarray | None:
-    """A group index per item, or None when the record's layout cannot be shown.
+    """A group index per item, or None when the record's item layout cannot be confirmed.
 
     Minimal-pair records list their items paradigm after paradigm in sorted
     order, as their ``groups`` are keyed. The labels rebuilt from the group
