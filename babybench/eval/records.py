@@ -57,8 +57,10 @@ def decode_items(blob: dict[str, Any] | None) -> np.ndarray | None:
 
 
 # ------------------------------------------------------------------ bootstrap
-def _group_resample_means(values: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Bootstrap means of one group: multinomial counts over distinct values. -> (n,)"""
+def resample_means(values: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Bootstrap means of ``values``: multinomial counts over its distinct values. -> (n,)
+
+    Shared by the confidence intervals here and the paired tests of the leaderboard."""
     uniq, counts = np.unique(values, return_counts=True)
     draws = rng.multinomial(values.size, counts / values.size, size=n)   # (n, k)
     return draws @ uniq / values.size
@@ -84,11 +86,11 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, groups: Sequence[Any] | N
         return None
     rng = np.random.default_rng(seed)
     if groups is None:
-        stats = _group_resample_means(v, rng, n_resamples)
+        stats = resample_means(v, rng, n_resamples)
     else:
         g = np.asarray(groups)
         names = sorted(set(g.tolist()), key=str)
-        means = np.stack([_group_resample_means(v[g == k], rng, n_resamples) for k in names])  # (G, n)
+        means = np.stack([resample_means(v[g == k], rng, n_resamples) for k in names])  # (G, n)
         sizes = np.array([(g == k).sum() for k in names], dtype=np.float64)
         stats = means.mean(0) if macro else (means * sizes[:, None]).sum(0) / sizes.sum()
     a = (1 - level) / 2

@@ -43,13 +43,6 @@ class Comparison:
         return "↑" if self.diff > 0 else "↓"
 
 
-def _resampled_means(d: np.ndarray, rng: np.random.Generator, n_resamples: int) -> np.ndarray:
-    """Bootstrap means of ``d``: multinomial counts over its distinct values. -> (R,)"""
-    uniq, counts = np.unique(d, return_counts=True)
-    draws = rng.multinomial(d.size, counts / d.size, size=n_resamples)   # (R, k)
-    return draws @ uniq / d.size
-
-
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = N_RESAMPLES,
                      seed: int = SEED, groups: np.ndarray | None = None) -> Comparison:
     """Paired bootstrap test of mean(a) vs mean(b) over the same items.
@@ -68,17 +61,19 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_resamples: int = N_RESAMPLE
     n = a.size
     if n == 0:
         return Comparison(0.0, 1.0, 0)
+    from babybench.eval.records import resample_means  # lazy: babybench.eval pulls in torch
+
     d = a - b                                                   # (n,)
     rng = np.random.default_rng(seed)
     if groups is None:
-        diff, means = d.mean(), _resampled_means(d, rng, n_resamples)
+        diff, means = d.mean(), resample_means(d, rng, n_resamples)
     else:
         g = np.asarray(groups)
         if g.shape != d.shape:
             raise ValueError(f"groups has shape {g.shape}, items {d.shape}")
         parts = [d[g == k] for k in np.unique(g)]
         diff = np.mean([p.mean() for p in parts])
-        means = np.mean([_resampled_means(p, rng, n_resamples) for p in parts], axis=0)   # (R,)
+        means = np.mean([resample_means(p, rng, n_resamples) for p in parts], axis=0)   # (R,)
     p = 2 * min((means <= 0).mean(), (means >= 0).mean())
     return Comparison(float(diff), float(min(1.0, p)), n)
 
