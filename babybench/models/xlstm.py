@@ -52,7 +52,7 @@ def head_norm(x, weight, eps):
 
 
 def _x_options(cfg: ModelConfig):
-    o = cfg.mixer_opts("x", proj_factor=2, n_heads=cfg.n_heads, qkv_block=4, d_conv=4)
+    o = cfg.mixer_opts("x", proj_factor=2, n_heads=cfg.n_heads, qkv_block=4, d_conv=4, gate_softcap=15.0)
     di = int(o.proj_factor * cfg.d_model)
     if di % o.n_heads or di % o.qkv_block:
         raise BabybenchError(f"model.mixer_options.x: proj_factor * d_model = {di} must be divisible "
@@ -64,7 +64,13 @@ def _x_options(cfg: ModelConfig):
 class MLSTMBlock(nn.Module):
     """mLSTM block with its own up-projection. Options (``mixer_options["x"]``):
     ``proj_factor`` (2), ``n_heads`` (cfg.n_heads), ``qkv_block`` (block size of the
-    q/k/v block-diagonal maps, 4), ``d_conv`` (4)."""
+    q/k/v block-diagonal maps, 4), ``d_conv`` (4), ``gate_softcap`` (15: gate pre-activations
+    pass through ``cap * tanh(x / cap)``, as in xLSTM-7B; 0 turns it off).
+
+    Why the cap: the denominator floor exp(-m_t) overflows fp32 once m_t < -88, which
+    happens when input gates go very negative while forget gates decay fast. The forward
+    pass still gives a finite loss (h -> 0), but the backward pass gives 0 * inf = NaN
+    (seen at step 397 of a strict-small run). With |i~| < cap, m_t >= i~_t > -cap."""
 
     has_mlp = True
     residual_proj_names = ("down_proj",)
@@ -74,6 +80,7 @@ class MLSTMBlock(nn.Module):
         o, di = _x_options(cfg)
         self.di, self.n_heads, self.eps = di, o.n_heads, cfg.norm_eps
         self.backend, self.chunk_size = cfg.backend, cfg.chunk_size
+        self.gate_softcap = float(o.gate_softcap)
         self.up_proj = nn.Linear(cfg.d_model, 2 * di, bias=False)
         self.conv_weight = nn.Parameter(torch.empty(di, o.d_conv))
         self.conv_bias = nn.Parameter(torch.zeros(di))
@@ -116,6 +123,8 @@ class MLSTMBlock(nn.Module):
         q, k, v = self.q_proj(xc), self.k_proj(xc), self.v_proj(xm)
         qkv = torch.cat([q, k, v], dim=-1)
         ig, fg = self.igate(qkv).to(acc), self.fgate(qkv).to(acc)   # (B, T, H)
+        if self.gate_softcap > 0:
+            ig, fg = (self.gate_softcap * torch.tanh(g / self.gate_softcap) for g in (ig, fg))
         h, cell_state = mlstm(*(t.view(B, T, H, di // H) for t in (q, k, v)), ig, fg,
                               initial_state=cell_state, output_final_state=return_state,
                               backend=self.backend, chunk_size=self.chunk_size)

@@ -92,3 +92,22 @@ def test_training_stays_finite():
         losses.append(out.loss.item())
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20 - 1.0, (losses[:3], losses[-3:])
+
+
+@pytest.mark.parametrize("cap,finite", [(15.0, True), (0.0, False)])
+def test_mlstm_gate_softcap_keeps_gradients_finite(cap, finite):
+    """Very negative input gates with fast-decaying forget gates push m_t below -88, where
+    exp(-m_t) overflows fp32: the loss stays finite but the gradient is NaN without the cap."""
+    torch.manual_seed(0)
+    model = BabyLM(_cfg("xx", mixer_options={"x": {"gate_softcap": cap}}))
+    with torch.no_grad():
+        for block in model.blocks:
+            block.mixer.igate.bias.fill_(-200.0)
+            block.mixer.fgate.bias.fill_(-5.0)
+    ids = torch.randint(0, 97, (2, 60))
+    out = model(ids, targets=ids)
+    loss = out.loss if hasattr(out, "loss") else out[1]
+    loss.backward()
+    assert torch.isfinite(loss)
+    grads_finite = all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert grads_finite == finite
