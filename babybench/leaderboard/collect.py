@@ -98,21 +98,28 @@ def _load_run(run_dir: Path) -> RunEntry | None:
     return RunEntry(run_id=run_id, dir=run_dir, info=info, records=records)
 
 
+def _shown(e: RunEntry | None) -> bool:
+    """A run is listed once it has a result record, or once its training completed (its
+    dev BPC is in run.json; the suites it was not scored on show ``n/a``)."""
+    return e is not None and (bool(e.records) or e.get("status") == "complete")
+
+
 def collect(track: str, root: str | Path | None = None) -> list[RunEntry]:
-    """Every run of ``track`` that has at least one result record, sorted by family, size, seed."""
+    """Every listed run of ``track`` (see ``_shown``), sorted by family, size, seed."""
     base = Path(root) if root is not None else runs_dir()
     folder = base / track
     if not folder.is_dir():
         raise BabybenchError(f"no runs for track '{track}' under {base}; "
                              f"train and evaluate first (babybench train --track {track} ...)")
-    entries = [e for d in sorted(folder.iterdir()) if d.is_dir() and (e := _load_run(d)) and e.records]
+    entries = [e for d in sorted(folder.iterdir()) if d.is_dir() and _shown(e := _load_run(d))]
     return sorted(entries, key=lambda e: (e.family != "transformer", e.family, e.size,
                                           str(e.get("pattern", "")), e.seed or 0, e.run_name))
 
 
 def list_tracks(root: str | Path | None = None) -> list[str]:
-    """Tracks under the runs folder that hold at least one result record."""
+    """Tracks under the runs folder that hold at least one listed run."""
     base = Path(root) if root is not None else runs_dir()
     if not base.is_dir():
         return []
-    return sorted(d.name for d in base.iterdir() if d.is_dir() and any(d.glob("*/results/*.json")))
+    return sorted(d.name for d in base.iterdir()
+                  if d.is_dir() and any(r.is_dir() and _shown(_load_run(r)) for r in d.iterdir()))

@@ -70,6 +70,7 @@ class Column:
         digits: decimals of the mean row.
         spread: the mean row also shows the standard deviation over seeds.
         note: a footnote explaining the column (optional).
+        show: formats the mean row's number (default: ``digits`` decimals).
     """
 
     header: str
@@ -78,6 +79,7 @@ class Column:
     digits: int = 1
     note: str = ""
     spread: bool = False
+    show: Callable[[float], str | None] | None = None
 
 
 def _fmt_int(n: float | None) -> str | None:
@@ -102,7 +104,7 @@ def number(header: str, key: str, digits: int = 0, fmt: Callable = _fmt_int, not
     def value(e: RunEntry) -> float | None:
         v = e.get(key)
         return None if v is None else float(v)
-    return Column(header, lambda e, ctx: fmt(value(e)), value=value, digits=digits, note=note)
+    return Column(header, lambda e, ctx: fmt(value(e)), value=value, digits=digits, note=note, show=fmt)
 
 
 def _task_of(e: RunEntry, task: str) -> str | None:
@@ -242,7 +244,9 @@ def _mean_row(group: list[RunEntry], columns: list[Column], ctx: Context) -> lis
             if not vals:
                 cells.append(NA)
             elif not col.spread:
-                cells.append(col.text(group[0], ctx) if len(set(vals)) == 1 else f"{statistics.mean(vals):.{col.digits}f}")
+                mean = statistics.mean(vals)
+                cells.append(col.text(group[0], ctx) if len(set(vals)) == 1
+                             else (col.show or (lambda v: f"{v:.{col.digits}f}"))(mean))
             else:
                 sd = f" ±{statistics.stdev(vals):.{col.digits}f}sd" if len(vals) > 1 else ""
                 cells.append(f"{statistics.mean(vals):.{col.digits}f}{sd}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -130,6 +131,31 @@ def test_missing_metric_shows_na(strict_runs):
 def test_seed_groups_get_a_mean_row(strict_runs):
     text = render_track("strict-small", collect("strict-small", strict_runs))
     assert "**mean of 2 seeds**" in text and "n=2" in text
+
+
+def test_completed_run_without_records_is_listed_failed_one_is_not(tmp_path, lb):
+    root = tmp_path / "runs"
+    d = lb.make_run(root, "strict-small", "transformer-s0", "transformer")
+    lb.add_record(d, "blimp", lb.items(200, 0.7, seed=1), {"p1": {"n": 200, "accuracy": 0.7}})
+    lb.make_run(root, "strict-small", "xlstm-s0", "xlstm", bpc=1.839)          # trained, not scored
+    failed = lb.make_run(root, "strict-small", "mamba-s0", "mamba")
+    info = json.loads((failed / "run.json").read_text())
+    (failed / "run.json").write_text(json.dumps({**info, "status": "failed"}))
+    text = render_track("strict-small", collect("strict-small", root))
+    row = _row(text, "xlstm-s0")
+    assert "1.839" in row and row.count("n/a") >= 5
+    assert "| mamba-s0 |" not in text
+
+
+def test_mean_row_formats_throughput_like_its_rows(tmp_path, lb):
+    root = tmp_path / "runs"
+    for seed, tps in [(0, 150_000.0), (1, 152_000.0)]:
+        d = lb.make_run(root, "strict-small", f"transformer-s{seed}", "transformer", seed=seed)
+        info = json.loads((d / "run.json").read_text())
+        info["train"]["tokens_per_s"] = tps
+        (d / "run.json").write_text(json.dumps(info))
+    mean = _row(render_track("strict-small", collect("strict-small", root)), "**mean of 2 seeds**")
+    assert "151k" in mean and "151000" not in mean
 
 
 def test_layouts_are_data():
