@@ -92,8 +92,9 @@ def train_one(cfg, command: str) -> Path:
     return train(cfg, command=command)
 
 
-def best_teacher(track: str) -> Path:
-    """The completed non-distilled run of ``track`` with the lowest dev BPC."""
+def best_teacher(track: str) -> str:
+    """The completed non-distilled run of ``track`` with the lowest dev BPC, as a
+    ``<track>/<run_name>`` id (what the student's run.json records: no machine's path)."""
     from babybench.train.run import read_run_json
 
     best, best_bpc = None, float("inf")
@@ -110,7 +111,7 @@ def best_teacher(track: str) -> Path:
         raise BabybenchError(f"--distill: no completed lm run under {runs_dir() / track} to use as "
                              "teacher; train one first (e.g. --all-families)")
     print(f"distill: teacher {best.name} (dev bpc {best_bpc:.4f})", flush=True)
-    return best
+    return f"{track}/{best.name}"
 
 
 def _config(args, family: str, seed: int | None = None, extra: list[str] | None = None):
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seed)
     failures = _train_jobs(args, [(f, s, None) for f in families for s in seeds], command)
     if args.distill:
-        teacher = str(best_teacher(args.track))
+        teacher = best_teacher(args.track)
         extra = ["objective.name=distill", f"objective.teachers=[{teacher}]"]
         failures += _train_jobs(args, [(f, s, extra) for f in DISTILL_STUDENTS for s in seeds], command)
     if failures:

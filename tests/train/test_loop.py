@@ -160,3 +160,19 @@ def test_distill_run_end_to_end(monkeypatch):
     info = json.loads((run_dir / "run.json").read_text())
     assert info["objective"]["name"] == "distill" and info["objective"]["teachers"] == [str(teacher)]
     assert run_dir.name == "transformer-debug-s0-distill"
+
+
+def test_best_teacher_is_the_lowest_bpc_completed_lm_run_as_an_id(tmp_path, monkeypatch):
+    from babybench.train.cli import best_teacher
+
+    monkeypatch.setenv("BABYBENCH_RUNS", str(tmp_path))
+    runs = [("transformer-30m-s0", "complete", "lm", 1.65), ("mamba-30m-s0", "complete", "lm", 1.36),
+            ("hgrn2-30m-s0-distill", "complete", "distill", 1.20), ("xlstm-30m-s0", "failed", "lm", 1.10),
+            ("lstm-30m-s0", "running", "lm", None)]
+    for name, status, objective, bpc in runs:
+        (tmp_path / "strict-small" / name).mkdir(parents=True)
+        info = {"status": status, "objective": {"name": objective}, "dev": {"bpc": bpc}}
+        (tmp_path / "strict-small" / name / "run.json").write_text(json.dumps(info))
+    assert best_teacher("strict-small") == "strict-small/mamba-30m-s0"   # an id, not this machine's path
+    with pytest.raises(BabybenchError, match="no completed lm run"):
+        best_teacher("tiny-de")
