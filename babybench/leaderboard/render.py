@@ -244,9 +244,8 @@ def _mean_row(group: list[RunEntry], columns: list[Column], ctx: Context) -> lis
             if not vals:
                 cells.append(NA)
             elif not col.spread:
-                mean = statistics.mean(vals)
-                cells.append(col.text(group[0], ctx) if len(set(vals)) == 1
-                             else (col.show or (lambda v: f"{v:.{col.digits}f}"))(mean))
+                show = col.show or (lambda v: f"{v:.{col.digits}f}")
+                cells.append(col.text(group[0], ctx) if len(set(vals)) == 1 else show(statistics.mean(vals)))
             else:
                 sd = f" ±{statistics.stdev(vals):.{col.digits}f}sd" if len(vals) > 1 else ""
                 cells.append(f"{statistics.mean(vals):.{col.digits}f}{sd}")

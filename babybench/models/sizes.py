@@ -17,6 +17,7 @@ from typing import Any, Callable
 from babybench.errors import BabybenchError
 from babybench.models.config import ModelConfig
 from babybench.models.pattern import PATTERN_PRESETS
+from babybench.models.xlstm import GATE_SOFTCAP
 from babybench.registry import Registry, suggest
 
 
@@ -167,6 +168,10 @@ def make_config(family: str, size: str = "debug", vocab_size: int = 16384, **ove
 
         kw["n_layers"] = len(parse_pattern(kw["pattern"]))
     kw.update(family=family, size=size, vocab_size=vocab_size)
+    if "x" in kw["pattern"]:  # state the cap in the config, so a saved model keeps the one it trained with
+        opts = dict(kw.get("mixer_options") or {})
+        opts["x"] = {"gate_softcap": GATE_SOFTCAP, **(opts.get("x") or {})}
+        kw["mixer_options"] = opts
     return ModelConfig(**kw)
 
 

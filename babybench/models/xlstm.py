@@ -51,8 +51,12 @@ def head_norm(x, weight, eps):
     return x.flatten(-2) * weight.to(acc)
 
 
+#: The gate soft-cap of new mLSTM blocks (``make_config`` puts it into ``mixer_options["x"]``).
+GATE_SOFTCAP = 15.0
+
+
 def _x_options(cfg: ModelConfig):
-    o = cfg.mixer_opts("x", proj_factor=2, n_heads=cfg.n_heads, qkv_block=4, d_conv=4, gate_softcap=15.0)
+    o = cfg.mixer_opts("x", proj_factor=2, n_heads=cfg.n_heads, qkv_block=4, d_conv=4, gate_softcap=0.0)
     di = int(o.proj_factor * cfg.d_model)
     if di % o.n_heads or di % o.qkv_block:
         raise BabybenchError(f"model.mixer_options.x: proj_factor * d_model = {di} must be divisible "
@@ -64,8 +68,10 @@ def _x_options(cfg: ModelConfig):
 class MLSTMBlock(nn.Module):
     """mLSTM block with its own up-projection. Options (``mixer_options["x"]``):
     ``proj_factor`` (2), ``n_heads`` (cfg.n_heads), ``qkv_block`` (block size of the
-    q/k/v block-diagonal maps, 4), ``d_conv`` (4), ``gate_softcap`` (15: gate pre-activations
-    pass through ``cap * tanh(x / cap)``, as in xLSTM-7B; 0 turns it off).
+    q/k/v block-diagonal maps, 4), ``d_conv`` (4), ``gate_softcap`` (gate pre-activations pass
+    through ``cap * tanh(x / cap)``, as in xLSTM-7B; 0 = off). The option's default is 0, what
+    every model saved before the cap existed was trained with; ``make_config`` writes
+    :data:`GATE_SOFTCAP` into each new config, so saved models always state their cap.
 
     Why the cap: the denominator floor exp(-m_t) overflows fp32 once m_t < -88, which
     happens when input gates go very negative while forget gates decay fast. The forward

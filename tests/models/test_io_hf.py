@@ -80,3 +80,17 @@ def test_lm_eval_hflm_loglikelihood(saved):
             Instance("loglikelihood", {}, ("the dog", " ran"), 1)]
     out = lm.loglikelihood(reqs)
     assert len(out) == 2 and all(ll < 0 and torch.isfinite(torch.tensor(ll)) for ll, _ in out)
+
+
+def test_xlstm_config_states_its_gate_cap_and_old_configs_load_uncapped(tmp_path):
+    """New xLSTM configs write the cap; a config saved before the cap existed loads without it,
+    as it was trained."""
+    torch.manual_seed(0)
+    model = build_model("xlstm", "debug", vocab_size=97)
+    save_model(model, tmp_path / "new")
+    saved = json.loads((tmp_path / "new" / "config.json").read_text())
+    assert saved["mixer_options"]["x"]["gate_softcap"] == 15.0
+    assert load_model(tmp_path / "new").blocks[0].mixer.gate_softcap == 15.0
+    del saved["mixer_options"]["x"]["gate_softcap"]                # as written before the cap
+    (tmp_path / "new" / "config.json").write_text(json.dumps(saved))
+    assert load_model(tmp_path / "new").blocks[0].mixer.gate_softcap == 0.0

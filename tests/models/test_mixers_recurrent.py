@@ -105,8 +105,7 @@ def test_mlstm_gate_softcap_keeps_gradients_finite(cap, finite):
             block.mixer.igate.bias.fill_(-200.0)
             block.mixer.fgate.bias.fill_(-5.0)
     ids = torch.randint(0, 97, (2, 60))
-    out = model(ids, targets=ids)
-    loss = out.loss if hasattr(out, "loss") else out[1]
+    loss = model(ids, targets=ids).loss
     loss.backward()
     assert torch.isfinite(loss)
     grads_finite = all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
