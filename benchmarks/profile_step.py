@@ -33,10 +33,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model first")
     args = ap.parse_args()
     for fam in args.families.split(","):
         model = build_model(fam, size=args.size, vocab_size=16384).cuda()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+        if args.compile:
+            model = torch.compile(model)
         idx = torch.randint(0, 16384, (args.batch, args.seq + 1), device="cuda")
         for _ in range(3):
             step(model, opt, idx)
@@ -48,7 +51,8 @@ def main() -> None:
         wall = time.perf_counter() - t0
         events = prof.key_averages()
         n_launch = sum(e.count for e in events if e.device_type.name == "CUDA")
-        print(f"\n## {fam} ({args.size}, B={args.batch}, T={args.seq}): step {wall * 1e3:.1f} ms "
+        mode = "compiled" if args.compile else "eager"
+        print(f"\n## {fam} {mode} ({args.size}, B={args.batch}, T={args.seq}): step {wall * 1e3:.1f} ms "
               f"(profiled), {n_launch} kernel launches")
         print(events.table(sort_by="self_cuda_time_total", row_limit=args.top, max_name_column_width=60))
         del model, opt

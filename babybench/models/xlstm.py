@@ -7,7 +7,7 @@ mLSTM block (``x``, pre-up-projection; it carries its own up/down projection, so
     xc      = silu(causal_conv1d(xm))            width 4
     q, k    = blockdiag(xc),  v = blockdiag(xm)  headwise block-diagonal projections
     i~, f~  = gates([q, k, v])                   (B, T, H) pre-activations
-    h       = mLSTM cell(q, k, v, i~, f~)        ``kernels.mlstm`` (chunked / recurrent)
+    h       = mLSTM cell(q, k, v, i~, f~)        ``kernels.mlstm`` (GLA form when capped)
     out     = down_proj((groupnorm(h) + skip * xc) * silu(z))
 
 sLSTM (``s``): scalar memory with exponential gating, the max-stabiliser and
@@ -30,6 +30,23 @@ from babybench.models.kernels import causal_conv1d, mlstm
 from babybench.models.mixers import MIXERS
 
 
+def block_diag_linear(x, weight):
+    """y = x W, W block-diagonal with blocks ``weight`` (nb, b, b); x (..., nb * b).
+    A sum of ``b`` broadcast products in fp32 (or wider), which ``torch.compile`` fuses into one
+    pass over x: for blocks of 4 that is ~5x faster forward + backward on an H200 than
+    the batched matmul of :func:`block_diag_linear_ref` (a dense x @ W is faster still)."""
+    acc = torch.promote_types(x.dtype, torch.float32)
+    xb = x.unflatten(-1, (-1, weight.shape[-1])).to(acc)           # (..., nb, b)
+    w = weight.to(acc)
+    y = sum(xb[..., j, None] * w[:, j] for j in range(w.shape[1]))  # (..., nb, b)
+    return y.flatten(-2).to(x.dtype)
+
+
+def block_diag_linear_ref(x, weight):
+    """Naive reference of :func:`block_diag_linear`: x times the dense block-diagonal W."""
+    return x @ torch.block_diag(*weight.to(x.dtype))
+
+
 class BlockDiagLinear(nn.Module):
     """y = x W with W block-diagonal: ``dim / block`` independent (block x block) maps."""
 
@@ -39,8 +56,7 @@ class BlockDiagLinear(nn.Module):
         self.weight = nn.Parameter(torch.randn(dim // block, block, block) * block ** -0.5)
 
     def forward(self, x):  # (B, T, dim)
-        xb = x.unflatten(-1, (-1, self.block))                      # (B, T, nb, block)
-        return torch.einsum("btni,nio->btno", xb, self.weight.to(x.dtype)).flatten(-2)
+        return block_diag_linear(x, self.weight)
 
 
 def head_norm(x, weight, eps):
@@ -133,7 +149,8 @@ class MLSTMBlock(nn.Module):
             ig, fg = (self.gate_softcap * torch.tanh(g / self.gate_softcap) for g in (ig, fg))
         h, cell_state = mlstm(*(t.view(B, T, H, di // H) for t in (q, k, v)), ig, fg,
                               initial_state=cell_state, output_final_state=return_state,
-                              backend=self.backend, chunk_size=self.chunk_size)
+                              backend=self.backend, chunk_size=self.chunk_size,
+                              gate_softcap=self.gate_softcap)
         h = head_norm(h, self.norm_weight, self.eps) + self.skip * xc.to(acc)
         out = self.down_proj((h * F.silu(z.to(acc))).to(u.dtype))
         return out, ((conv_state, cell_state) if return_state else None)

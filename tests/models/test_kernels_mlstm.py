@@ -53,6 +53,29 @@ def test_dispatch_decode_step():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("use_state", [False, True], ids=["zero", "state"])
+@pytest.mark.parametrize("T", [17, 100], ids=lambda t: f"T{t}")
+def test_dispatch_capped_gates_take_the_gla_form(monkeypatch, T, use_state):
+    """Soft-capped gates (the xLSTM block's default) route the PyTorch path to mlstm_gla,
+    which matches the recurrent reference there; uncapped gates take mlstm_chunked."""
+    cap = 15.0
+    args = _inputs(T, torch.float64)
+    with torch.no_grad():
+        for g in args[3:5]:
+            g.copy_(cap * torch.tanh(g * 3 / cap))           # spans most of (-cap, cap)
+        args[7].copy_(cap * torch.tanh(args[7] / cap))       # a reachable m0
+    ref = _run(M.mlstm_recurrent, args, use_state)
+    calls = []
+    for name in ("mlstm_gla", "mlstm_chunked"):
+        monkeypatch.setattr(M, name, lambda *a, _f=getattr(M, name), _n=name, **kw: calls.append(_n) or _f(*a, **kw))
+    got = _run(M.mlstm, args, use_state, backend="torch", chunk_size=16, gate_softcap=cap)
+    assert calls == ["mlstm_gla"]
+    for x, y in zip(ref, got):
+        torch.testing.assert_close(y, x, rtol=1e-9, atol=1e-8)
+    _run(M.mlstm, args, use_state, backend="torch", chunk_size=16)
+    assert calls == ["mlstm_gla", "mlstm_chunked"]
+
+
 @pytest.mark.parametrize("T", [1, 5, 30])
 def test_causal_conv_matches_reference(T):
     x, w, b = torch.randn(2, T, 6), torch.randn(6, 4), torch.randn(6)

@@ -44,6 +44,39 @@ def test_mixer_state_continuation(char, T):
     torch.testing.assert_close(torch.cat(ys, 1), y, rtol=1e-8, atol=1e-9)
 
 
+def test_capped_mlstm_block_state_continuation():
+    """With the gate soft-cap (every new xLSTM config) the block runs the GLA form of the
+    cell: chunk-by-chunk and token-by-token decoding still reproduce the full forward."""
+    torch.manual_seed(0)
+    mixer = MIXERS.get("x")(_cfg("xx", mixer_options={"x": {"gate_softcap": 15.0}}), 1).double()
+    x = torch.randn(2, 37, 32, dtype=torch.float64)
+    y, _ = mixer(x)
+    y1, st = mixer(x[:, :20], return_state=True)
+    y2, _ = mixer(x[:, 20:], st, return_state=True)
+    torch.testing.assert_close(torch.cat([y1, y2], 1), y, rtol=1e-8, atol=1e-9)
+    st, ys = None, []
+    for t in range(37):
+        yt, st = mixer(x[:, t:t + 1], st, return_state=True)
+        ys.append(yt)
+    torch.testing.assert_close(torch.cat(ys, 1), y, rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.bfloat16, 1e-2)], ids=["fp64", "bf16"])
+def test_block_diag_linear_matches_dense_reference(dtype, tol):
+    from babybench.models.xlstm import block_diag_linear, block_diag_linear_ref
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 24, dtype=torch.float64).to(dtype).requires_grad_()
+    w = torch.randn(6, 4, 4, dtype=torch.float64).requires_grad_()
+    outs = []
+    for fn in (block_diag_linear, block_diag_linear_ref):
+        y = fn(x, w)
+        gx, gw = torch.autograd.grad((y.double() * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(), (x, w))
+        outs.append((y, gx, gw))
+    for a, b in zip(*outs):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("family", ["hgrn2", "mamba", "xlstm"])
 def test_family_decode_and_causal(family):
     torch.manual_seed(0)

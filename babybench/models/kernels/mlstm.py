@@ -147,13 +147,25 @@ def mlstm_gla(q, k, v, i, f, scale=None, initial_state=None, output_final_state=
     return h, (S[..., :V] * r[..., None, None], S[..., V] * r[..., None], mT)
 
 
+#: ``mlstm_gla`` is exact while every exp(i~ - M) and exp(m_T - M) stays far from fp32
+#: underflow (exp(-87)); soft-capped gates keep both above exp(-2 * cap).
+GLA_MAX_SPAN = 60.0
+
+
 def mlstm(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
-          backend="auto", chunk_size=64):
+          backend="auto", chunk_size=64, gate_softcap=0.0):
     """Dispatch: the recurrent step for T == 1 (decoding), ``mlstm_gla`` on fla where
-    ``backend`` resolves to it (CUDA), else the chunked PyTorch form."""
+    ``backend`` resolves to it (CUDA), else a chunked PyTorch form.
+
+    ``gate_softcap``: the cap the gate pre-activations went through (0 = none). Capped
+    gates keep i~ and every m_t inside (-cap, cap), so when 2 * cap <= GLA_MAX_SPAN the
+    PyTorch path runs ``mlstm_gla`` (same results; ~2x faster forward + backward than
+    ``mlstm_chunked`` on an H200, compiled); uncapped gates take ``mlstm_chunked``."""
     form = resolve_backend(backend, q)
     if form == "recurrent":
         return mlstm_recurrent(q, k, v, i, f, scale, initial_state, output_final_state)
     if form == "fla":
         return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, "fla", chunk_size)
+    if 0 < gate_softcap and 2 * gate_softcap <= GLA_MAX_SPAN:
+        return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, "torch", chunk_size)
     return mlstm_chunked(q, k, v, i, f, scale, initial_state, output_final_state, chunk_size)
