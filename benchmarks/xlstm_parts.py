@@ -1,0 +1,83 @@
+"""Forward + backward time of the xLSTM block's parts, fast form against the alternatives.
+
+    python benchmarks/xlstm_parts.py            # GPU: B=32, T=512, the 30m block (di=992, 8 heads)
+    python benchmarks/xlstm_parts.py --device cpu --batch 2 --seq 128 --iters 2   # smoke test
+
+Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal conv
+(``F.conv1d`` vs shift-and-add), the mLSTM cell (``mlstm_chunked`` vs ``mlstm_gla``), and the
+block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs the dense
+block-diagonal matmul reference). A diagnosis tool for choosing the fast paths.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
+from babybench.models.kernels.mlstm import mlstm_chunked, mlstm_gla
+from babybench.models.xlstm import block_diag_linear, block_diag_linear_ref
+
+
+def block_diag_einsum(x, weight):
+    """The batched-matmul form the block used before ``block_diag_linear``."""
+    xb = x.unflatten(-1, (-1, weight.shape[-1]))
+    return torch.einsum("btni,nio->btno", xb, weight.to(x.dtype)).flatten(-2)
+
+
+def fwd_bwd(fn, device):
+    def run(*args):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            y = fn(*args)
+        (y[0] if isinstance(y, tuple) else y).float().sum().backward()
+    return run
+
+
+def ms_per_call(run, args, iters, device):
+    for _ in range(3):
+        run(*args)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        run(*args)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / iters * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--inner", type=int, default=992, help="the block's inner width di")
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--no-compile", action="store_true")
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    B, T, C, H = args.batch, args.seq, args.inner, args.heads
+    leaf = lambda *s, dtype=torch.bfloat16: torch.randn(*s, device=dev, dtype=dtype).requires_grad_()  # noqa: E731
+    x = leaf(B, T, C)
+    q, k, v = (leaf(B, T, H, C // H) for _ in range(3))
+    i, f = leaf(B, T, H, dtype=torch.float32), leaf(B, T, H, dtype=torch.float32)
+    cases = [
+        ("conv: F.conv1d", causal_conv1d, (x, leaf(C, 4, dtype=torch.float32), None)),
+        ("conv: shift-and-add", causal_conv1d_ref, (x, leaf(C, 4, dtype=torch.float32), None)),
+        ("mLSTM cell: chunked", mlstm_chunked, (q, k, v, i, f)),
+        ("mLSTM cell: GLA form", mlstm_gla, (q, k, v, i, f)),
+        ("block-diag 4x4: fused products", block_diag_linear, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
+        ("block-diag 4x4: batched einsum", block_diag_einsum, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
+        ("block-diag 4x4: dense reference", block_diag_linear_ref, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
+    ]
+    print(f"| part ({dev.type}, B={B}, T={T}, di={C}, H={H}) | eager ms | compiled ms |\n|---|---:|---:|")
+    for name, fn, a in cases:
+        eager = ms_per_call(fwd_bwd(fn, dev), a, args.iters, dev)
+        comp = "-" if args.no_compile else f"{ms_per_call(fwd_bwd(torch.compile(fn), dev), a, args.iters, dev):.3f}"
+        print(f"| {name} | {eager:.3f} | {comp} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
