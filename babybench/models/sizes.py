@@ -146,7 +146,9 @@ _FIELDS = [f.name for f in dataclasses.fields(ModelConfig)]
 def make_config(family: str, size: str = "debug", vocab_size: int = 16384, **overrides) -> ModelConfig:
     """The :class:`ModelConfig` for ``family`` at ``size``, with ``overrides`` applied.
 
-    Overriding ``n_layers`` without ``pattern`` re-derives the family's pattern.
+    Overriding ``n_layers`` without ``pattern`` re-derives the family's pattern. A
+    ``mixer_options`` override is merged into the size preset's, per mixer and key (so
+    ``{"x": {"gate_softcap": 0}}`` keeps the preset's ``proj_factor``, and the parameter count).
     """
     fam, sz = FAMILIES.get(family), SIZES.get(size)
     for key in overrides:
@@ -160,7 +162,10 @@ def make_config(family: str, size: str = "debug", vocab_size: int = 16384, **ove
             "run `python -m babybench.models.sizes` and update SIZE_TABLE"
         )
     kw: dict[str, Any] = dict(d_model=sz.d_model, n_heads=sz.n_heads, **sz.families[family])
+    preset_opts = kw.get("mixer_options") or {}
     kw.update(overrides)
+    if overrides.get("mixer_options") is not None:
+        kw["mixer_options"] = _merge_mixer_options(preset_opts, overrides["mixer_options"])
     if "pattern" not in overrides:
         kw["pattern"] = fam.pattern(kw["n_layers"])
     if "n_layers" not in overrides and "pattern" in overrides:
@@ -173,6 +178,17 @@ def make_config(family: str, size: str = "debug", vocab_size: int = 16384, **ove
         opts["x"] = {"gate_softcap": GATE_SOFTCAP, **(opts.get("x") or {})}
         kw["mixer_options"] = opts
     return ModelConfig(**kw)
+
+
+def _merge_mixer_options(preset: dict, override: dict) -> dict:
+    """``preset`` with ``override`` laid over it, one level down (per mixer character)."""
+    if not isinstance(override, dict) or not all(isinstance(o, dict) for o in override.values()):
+        raise BabybenchError("model.mixer_options must map a mixer character to a dict of options, "
+                             f"e.g. {{'x': {{'gate_softcap': 15}}}}; got {override!r}")
+    merged = {c: dict(o) for c, o in preset.items()}
+    for c, o in override.items():
+        merged[c] = {**merged.get(c, {}), **o}
+    return merged
 
 
 def build_model(family: str, size: str = "debug", vocab_size: int = 16384, **overrides):

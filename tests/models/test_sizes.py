@@ -57,3 +57,15 @@ def test_meta_build_100m_is_cheap():
     with torch.device("meta"):
         m = build_model("transformer", "100m")
     assert m.num_params() > 80e6
+
+
+def test_mixer_options_override_merges_into_the_preset():
+    """Overriding one option of a mixer keeps the size preset's others (and the parameter count)."""
+    base = make_config("xlstm", "30m")
+    cfg = make_config("xlstm", "30m", mixer_options={"x": {"gate_softcap": 0.0}, "q": {"width": 3}})
+    assert cfg.mixer_options["x"] == {"proj_factor": base.mixer_options["x"]["proj_factor"], "gate_softcap": 0.0}
+    assert cfg.mixer_options["q"] == {"width": 3}
+    assert cfg.predicted_params() == base.predicted_params()
+    assert make_config("xlstm", "30m").mixer_options == base.mixer_options  # the preset is not mutated
+    with pytest.raises(BabybenchError, match="mixer_options"):
+        make_config("xlstm", "30m", mixer_options={"x": 2.0})
