@@ -87,6 +87,18 @@ def test_causal_conv_matches_reference(T):
         torch.testing.assert_close(s1, s2)
 
 
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)], ids=["fp32", "bf16"])
+def test_causal_conv_compiled_branch_matches_eager(monkeypatch, dtype, tol):
+    """Under torch.compile causal_conv1d takes the fp32 tap sum; it matches the F.conv1d path."""
+    x, w, b, st = torch.randn(2, 9, 6).to(dtype), torch.randn(6, 4), torch.randn(6), torch.randn(2, 3, 6).to(dtype)
+    y1, s1 = causal_conv1d(x, w, b, st)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    y2, s2 = causal_conv1d(x, w, b, st)
+    assert (y2.dtype, s2.dtype) == (y1.dtype, s1.dtype) == (dtype, dtype)
+    torch.testing.assert_close(y2, y1, rtol=tol, atol=tol)
+    torch.testing.assert_close(s2, s1)
+
+
 @pytest.mark.gpu
 def test_fla_form_matches_recurrent():
     from babybench.models.kernels import fla_available

@@ -62,19 +62,31 @@ def test_capped_mlstm_block_state_continuation():
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.bfloat16, 1e-2)], ids=["fp64", "bf16"])
-def test_block_diag_linear_matches_dense_reference(dtype, tol):
-    from babybench.models.xlstm import block_diag_linear, block_diag_linear_ref
+@pytest.mark.parametrize("form", ["block_diag_products", "block_diag_einsum"])
+def test_block_diag_forms_match_dense_reference(form, dtype, tol):
+    from babybench.models import xlstm
     torch.manual_seed(0)
     x = torch.randn(2, 5, 24, dtype=torch.float64).to(dtype).requires_grad_()
     w = torch.randn(6, 4, 4, dtype=torch.float64).requires_grad_()
     outs = []
-    for fn in (block_diag_linear, block_diag_linear_ref):
+    for fn in (getattr(xlstm, form), xlstm.block_diag_linear_ref):
         y = fn(x, w)
         gx, gw = torch.autograd.grad((y.double() * torch.linspace(-1, 1, y.numel()).view_as(y)).sum(), (x, w))
         outs.append((y, gx, gw))
     for a, b in zip(*outs):
         assert a.dtype == b.dtype
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("compiling,form", [(True, "block_diag_products"), (False, "block_diag_einsum")])
+def test_block_diag_dispatch(monkeypatch, compiling, form):
+    from babybench.models import xlstm
+    calls = []
+    for name in ("block_diag_products", "block_diag_einsum"):
+        monkeypatch.setattr(xlstm, name, lambda *a, _n=name: calls.append(_n))
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
+    xlstm.block_diag_linear(torch.zeros(1, 8), torch.zeros(2, 4, 4))
+    assert calls == [form]
 
 
 @pytest.mark.parametrize("family", ["hgrn2", "mamba", "xlstm"])
