@@ -2,6 +2,9 @@
 
 - ``gpu`` tests skip without CUDA; ``data`` tests skip without ``$BABYBENCH_DATA``.
 - Every test gets its own cache and runs folder, so nothing leaks between tests.
+- Under pytest-xdist each worker gets an equal share of the cores for torch's intra-op
+  threads: with ``-n 2`` on 2 cores, two workers of 2 threads each ran one recurrent test
+  40x slower (238 s instead of 6 s) than a single process.
 """
 
 import os
@@ -9,6 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
 def pytest_collection_modifyitems(config, items):
