@@ -183,8 +183,8 @@ def make_config(family: str, size: str = "debug", vocab_size: int = 16384, **ove
 def _merge_mixer_options(preset: dict, override: dict) -> dict:
     """``preset`` with ``override`` laid over it, one level down (per mixer character)."""
     if not isinstance(override, dict) or not all(isinstance(o, dict) for o in override.values()):
-        raise BabybenchError("model.mixer_options must map a mixer character to a dict of options, "
-                             f"e.g. {{'x': {{'gate_softcap': 15}}}}; got {override!r}")
+        raise BabybenchError(f"mixer_options override {override!r}: map each mixer character to a dict "
+                             "of its options, e.g. model.overrides.mixer_options.x.gate_softcap=15")
     merged = {c: dict(o) for c, o in preset.items()}
     for c, o in override.items():
         merged[c] = {**merged.get(c, {}), **o}
