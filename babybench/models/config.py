@@ -39,7 +39,8 @@ class ModelConfig:
         norm_eps: RMSNorm epsilon.
         backend: kernel choice for recurrent mixers: ``auto`` / ``torch`` (chunked
             PyTorch; the step for decoding) or ``fla`` (fla's Triton kernels, CUDA only).
-        chunk_size: chunk length of chunked recurrent scans.
+        chunk_size: chunk length of the chunked scalar-decay scans (Mamba-2, mLSTM,
+            QRNN). HGRN2 has its own (``mixer_options.h.chunk_size``, default 32).
         init_std: std of the normal init of linear and embedding weights.
         rope_theta: RoPE base frequency of attention mixers.
         mixer_options: per-mixer options keyed by pattern character, for

@@ -31,18 +31,27 @@ from babybench.models.mixers import MIXERS
 
 def _options(cfg: ModelConfig):
     default = 128 if cfg.d_model % 128 == 0 and cfg.d_model >= 256 else cfg.head_dim
-    o = cfg.mixer_opts("h", expand_ratio=default)
+    o = cfg.mixer_opts("h", expand_ratio=default, chunk_size=32, sub_chunk=8)
     if cfg.d_model % o.expand_ratio:
         raise BabybenchError(f"model.mixer_options.h.expand_ratio={o.expand_ratio} must divide "
                              f"d_model={cfg.d_model}")
+    if not (o.sub_chunk >= 1 and o.chunk_size >= 1 and o.chunk_size % o.sub_chunk == 0):
+        raise BabybenchError(f"model.mixer_options.h: sub_chunk={o.sub_chunk} must be >= 1 and divide "
+                             f"chunk_size={o.chunk_size}")
     return o
 
 
 @MIXERS.register("h")
 class HGRN2Mixer(nn.Module):
-    """HGRN2 layer. Option (``mixer_options["h"]``): ``expand_ratio`` = state expansion
-    per head (key width; heads = d_model / expand_ratio). Default 128 when d_model is a
-    multiple of 128 (fla's choice), else ``cfg.head_dim``."""
+    """HGRN2 layer. Options (``mixer_options["h"]``):
+
+    - ``expand_ratio``: state expansion per head (key width; heads = d_model /
+      expand_ratio). Default 128 when d_model is a multiple of 128 (fla's choice),
+      else ``cfg.head_dim``.
+    - ``chunk_size`` (32) and ``sub_chunk`` (8) of the chunked scan. HGRN2 has its own
+      (``model.chunk_size`` is for the scalar-decay scans): the vector-decay intra-chunk
+      term costs more as the chunk grows; 32 x 8 was the fastest of the pairs timed
+      on an H200 (``benchmarks/gla_chunks.py``)."""
 
     residual_proj_names = ("out_proj",)
 
@@ -52,7 +61,7 @@ class HGRN2Mixer(nn.Module):
         D = cfg.d_model
         self.n_heads, self.head_k = D // o.expand_ratio, o.expand_ratio
         self.layer_idx, self.n_layers = layer_idx, cfg.n_layers
-        self.backend, self.chunk_size = cfg.backend, cfg.chunk_size
+        self.backend, self.chunk_size, self.sub_chunk = cfg.backend, o.chunk_size, o.sub_chunk
         self.q_proj = nn.Linear(D, D, bias=False)
         self.f_proj = nn.Linear(D, D, bias=False)
         self.i_proj = nn.Linear(D, D, bias=False)
@@ -88,6 +97,7 @@ class HGRN2Mixer(nn.Module):
         q, k, logf = (t.view(B, T, H, K) for t in (q, k, logf))    # (B, T, H, K)
         v = v.view(B, T, H, D // H)                                # (B, T, H, V)
         o, S = gla(q, k.to(v.dtype), v, logf, initial_state=state,
-                   output_final_state=return_state, backend=self.backend)
+                   output_final_state=return_state, backend=self.backend,
+                   chunk_size=self.chunk_size, sub_chunk=self.sub_chunk)
         y = self.out_proj(self.norm(o.reshape(B, T, D).to(acc)))  # norm in fp32 (weights' dtype)
         return y, S

@@ -105,10 +105,34 @@ def test_xlstm_with_slstm_decode_and_causal():
     check_causal(model)
 
 
+def test_hgrn2_chunk_options_reach_the_scan(monkeypatch):
+    """mixer_options.h.chunk_size / sub_chunk are what the chunked GLA runs with, and any
+    valid pair gives the same layer output (fp64)."""
+    import importlib
+    hgrn2 = importlib.import_module("babybench.models.hgrn2")
+    torch.manual_seed(0)
+    x = torch.randn(2, 37, 32, dtype=torch.float64)
+    default = MIXERS.get("h")(_cfg("hh"), 1).double()
+    y, _ = default(x)
+    seen, real = [], hgrn2.gla
+
+    def spy(*args, **kw):
+        seen.append((kw["chunk_size"], kw["sub_chunk"]))
+        return real(*args, **kw)
+    monkeypatch.setattr(hgrn2, "gla", spy)
+    for C, sub in [(32, 8), (16, 4), (8, 8), (64, 16)]:
+        mixer = MIXERS.get("h")(_cfg("hh", mixer_options={"h": {"chunk_size": C, "sub_chunk": sub}}), 1)
+        mixer.load_state_dict(default.state_dict())
+        torch.testing.assert_close(mixer.double()(x)[0], y, rtol=1e-9, atol=1e-10)
+        assert seen[-1] == (C, sub)
+
+
 def test_mixer_errors_name_the_option():
     from babybench.errors import BabybenchError
     with pytest.raises(BabybenchError, match="mixer_options.h"):
         MIXERS.get("h")(_cfg("h", mixer_options={"h": {"expand_ratio": 5}}), 0)
+    with pytest.raises(BabybenchError, match="sub_chunk=8 must be >= 1 and divide chunk_size=12"):
+        MIXERS.get("h")(_cfg("h", mixer_options={"h": {"chunk_size": 12}}), 0)
     with pytest.raises(BabybenchError, match="d_sate"):
         MIXERS.get("m")(_cfg("m", mixer_options={"m": {"d_sate": 8}}), 0)
 

@@ -242,9 +242,10 @@ def gla_chunked(q, k, v, gk, scale=None, initial_state=None, output_final_state=
 # dispatch
 
 def gla(q, k, v, gk, scale=None, initial_state=None, output_final_state=False,
-        backend="auto", chunk_size=32):
+        backend="auto", chunk_size=32, sub_chunk=8):
     """GLA with vector decays (HGRN2). q, k, gk: (B, T, H, K); v: (B, T, H, V);
-    initial_state (B, H, K, V) fp32 or None. Returns (o (B, T, H, V), state or None)."""
+    initial_state (B, H, K, V) fp32 or None. Returns (o (B, T, H, V), state or None).
+    ``chunk_size`` and ``sub_chunk`` apply to the chunked PyTorch form."""
     form = resolve_backend(backend, q)
     if form == "fla":
         from fla.ops.gla import chunk_gla
@@ -255,7 +256,7 @@ def gla(q, k, v, gk, scale=None, initial_state=None, output_final_state=False,
         return o, (S.float() if S is not None else None)
     if form == "recurrent":
         return gla_recurrent(q, k, v, gk, scale, initial_state, output_final_state)
-    return gla_chunked(q, k, v, gk, scale, initial_state, output_final_state, chunk_size)
+    return gla_chunked(q, k, v, gk, scale, initial_state, output_final_state, chunk_size, sub_chunk)
 
 
 def simple_gla(q, k, v, g, scale=None, initial_state=None, output_final_state=False,

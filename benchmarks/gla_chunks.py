@@ -1,0 +1,77 @@
+"""Forward + backward time of HGRN2's chunked GLA (``gla_chunked``) per chunk / sub-chunk size.
+
+    python benchmarks/gla_chunks.py                 # GPU: B=32, T=512, 4 heads of 128 x 128 (30m)
+    python benchmarks/gla_chunks.py --device cpu --batch 2 --seq 128 --iters 2   # smoke test
+
+Each (chunk, sub-chunk) pair is timed eager and ``torch.compile``d (bf16 inputs, fp32
+log-decays as HGRN2 passes them), and its output is compared with the step-by-step
+reference (``gla_recurrent``, fp32) as a relative L2 error, so a fast setting that
+loses accuracy shows. A tool for choosing HGRN2's defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+import torch
+import torch.nn.functional as F
+
+G = importlib.import_module("babybench.models.kernels.gla")
+
+
+def ms_per_call(fn, args, iters, device):
+    def run():
+        o, _ = fn(*args)
+        o.float().sum().backward()
+    for _ in range(3):
+        run()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        run()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / iters * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--dim", type=int, default=128, help="key = value width per head")
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--pairs", default="32x8,16x4,16x8,16x16,32x4,32x16,64x8,64x16",
+                    help="chunk x sub-chunk pairs")
+    ap.add_argument("--no-compile", action="store_true")
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    B, T, H, K = args.batch, args.seq, args.heads, args.dim
+    gen = torch.Generator(device=dev).manual_seed(0)
+    leaf = lambda t: t.requires_grad_()  # noqa: E731
+    q = leaf(F.silu(torch.randn(B, T, H, K, device=dev, generator=gen)).bfloat16())
+    logf = F.logsigmoid(torch.randn(B, T, H, K, device=dev, generator=gen) + 2)
+    k = leaf(-torch.expm1(logf).bfloat16())
+    v = leaf(torch.randn(B, T, H, K, device=dev, generator=gen).bfloat16())
+    logf = leaf(logf)
+    with torch.no_grad():
+        ref, _ = G.gla_recurrent(q.float(), k.float(), v.float(), logf)
+    print(f"| chunk x sub ({dev.type}, B={B}, T={T}, H={H}, K=V={K}) | rel. error | eager ms | "
+          "compiled ms |\n|---|---:|---:|---:|")
+    for pair in args.pairs.split(","):
+        C, sub = (int(n) for n in pair.split("x"))
+        fn = lambda q, k, v, g, C=C, sub=sub: G.gla_chunked(q, k, v, g, chunk_size=C, sub_chunk=sub)  # noqa: E731
+        with torch.no_grad():
+            o, _ = fn(q, k, v, logf)
+        err = ((o.float() - ref).norm() / ref.norm()).item()
+        eager = ms_per_call(fn, (q, k, v, logf), args.iters, dev)
+        comp = "-" if args.no_compile else \
+            f"{ms_per_call(torch.compile(fn), (q, k, v, logf), args.iters, dev):.3f}"
+        print(f"| {C} x {sub} | {err:.1e} | {eager:.3f} | {comp} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
