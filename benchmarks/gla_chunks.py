@@ -12,28 +12,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import time
 
 import torch
 import torch.nn.functional as F
 
+from timing import ms_per_call
+
 G = importlib.import_module("babybench.models.kernels.gla")
 
 
-def ms_per_call(fn, args, iters, device):
+def fwd_bwd(fn, args):
     def run():
         o, _ = fn(*args)
         o.float().sum().backward()
-    for _ in range(3):
-        run()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        run()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / iters * 1e3
+    return run
 
 
 def main() -> None:
@@ -67,9 +59,9 @@ def main() -> None:
         with torch.no_grad():
             o, _ = fn(q, k, v, logf)
         err = ((o.float() - ref).norm() / ref.norm()).item()
-        eager = ms_per_call(fn, (q, k, v, logf), args.iters, dev)
+        eager = ms_per_call(fwd_bwd(fn, (q, k, v, logf)), args.iters, dev)
         comp = "-" if args.no_compile else \
-            f"{ms_per_call(torch.compile(fn), (q, k, v, logf), args.iters, dev):.3f}"
+            f"{ms_per_call(fwd_bwd(torch.compile(fn), (q, k, v, logf)), args.iters, dev):.3f}"
         print(f"| {C} x {sub} | {err:.1e} | {eager:.3f} | {comp} |", flush=True)
 
 

@@ -35,6 +35,9 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--compile", action="store_true", help="torch.compile the model first")
     args = ap.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("profile_step.py: needs a CUDA device (it profiles GPU kernel time); "
+                         "run it on the GPU machine")
     for fam in args.families.split(","):
         model = build_model(fam, size=args.size, vocab_size=16384).cuda()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)

@@ -11,34 +11,21 @@ block-diagonal matmul reference). A diagnosis tool for choosing the fast paths.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
 from babybench.models.kernels.mlstm import mlstm_chunked, mlstm_gla
 from babybench.models.xlstm import block_diag_einsum, block_diag_linear_ref, block_diag_products
+from timing import ms_per_call
 
 
-def fwd_bwd(fn, device):
-    def run(*args):
+def fwd_bwd(fn, args, device):
+    def run():
         with torch.autocast(device.type, dtype=torch.bfloat16):
             y = fn(*args)
         (y[0] if isinstance(y, tuple) else y).float().sum().backward()
     return run
-
-
-def ms_per_call(run, args, iters, device):
-    for _ in range(3):
-        run(*args)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        run(*args)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / iters * 1e3
 
 
 def main() -> None:
@@ -68,8 +55,8 @@ def main() -> None:
     ]
     print(f"| part ({dev.type}, B={B}, T={T}, di={C}, H={H}) | eager ms | compiled ms |\n|---|---:|---:|")
     for name, fn, a in cases:
-        eager = ms_per_call(fwd_bwd(fn, dev), a, args.iters, dev)
-        comp = "-" if args.no_compile else f"{ms_per_call(fwd_bwd(torch.compile(fn), dev), a, args.iters, dev):.3f}"
+        eager = ms_per_call(fwd_bwd(fn, a, dev), args.iters, dev)
+        comp = "-" if args.no_compile else f"{ms_per_call(fwd_bwd(torch.compile(fn), a, dev), args.iters, dev):.3f}"
         print(f"| {name} | {eager:.3f} | {comp} |", flush=True)
 
 

@@ -1,0 +1,30 @@
+"""The benchmark scripts still run: each one's CPU smoke command, as a user would type it.
+(Their timings are not checked here; speed is measured on the GPU, see benchmarks/README.md.)"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = {
+    "gla_chunks": ["--device", "cpu", "--batch", "1", "--seq", "40", "--iters", "1",
+                   "--pairs", "32x8,16x4", "--no-compile"],
+    "xlstm_parts": ["--device", "cpu", "--batch", "1", "--seq", "40", "--inner", "64", "--heads", "4",
+                    "--iters", "1", "--no-compile"],
+    "kernels": ["--tiny"],
+    "throughput": ["--size", "debug", "--batch", "2", "--seq", "32", "--steps", "1", "--warmup", "1",
+                   "--families", "transformer,hgrn2", "--peers", ""],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_benchmark_script_runs_on_cpu(name):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *SMOKE[name]],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = [line for line in out.stdout.splitlines() if line.startswith("|")]
+    assert len(table) >= 3, out.stdout[-2000:]                    # header, rule, at least one row
+    assert "failed" not in out.stdout and "nan" not in out.stdout.lower(), out.stdout[-2000:]
