@@ -2,6 +2,7 @@
 so this module is imported by its plain name)."""
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Callable
 
@@ -21,3 +22,13 @@ def ms_per_call(run: Callable[[], object], iters: int, device: torch.device, war
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / iters * 1e3
+
+
+def add_timing_args(ap: argparse.ArgumentParser, batch: int = 32, seq: int = 512, iters: int = 20) -> None:
+    """The options every parts benchmark takes: device, batch, sequence length, timed calls,
+    and whether to skip the ``torch.compile`` column."""
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--seq", type=int, default=seq)
+    ap.add_argument("--iters", type=int, default=iters)
+    ap.add_argument("--no-compile", action="store_true")

@@ -17,7 +17,7 @@ import torch
 from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
 from babybench.models.kernels.mlstm import mlstm_chunked, mlstm_gla
 from babybench.models.xlstm import block_diag_einsum, block_diag_linear_ref, block_diag_products
-from timing import ms_per_call
+from timing import add_timing_args, ms_per_call
 
 
 def fwd_bwd(fn, args, device):
@@ -30,13 +30,9 @@ def fwd_bwd(fn, args, device):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seq", type=int, default=512)
+    add_timing_args(ap)
     ap.add_argument("--inner", type=int, default=992, help="the block's inner width di")
     ap.add_argument("--heads", type=int, default=8)
-    ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--no-compile", action="store_true")
     args = ap.parse_args()
     dev = torch.device(args.device)
     B, T, C, H = args.batch, args.seq, args.inner, args.heads

@@ -36,8 +36,9 @@ def _options(cfg: ModelConfig):
         raise BabybenchError(f"model.mixer_options.h.expand_ratio={o.expand_ratio} must divide "
                              f"d_model={cfg.d_model}")
     if not (o.sub_chunk >= 1 and o.chunk_size >= 1 and o.chunk_size % o.sub_chunk == 0):
-        raise BabybenchError(f"model.mixer_options.h: sub_chunk={o.sub_chunk} must be >= 1 and divide "
-                             f"chunk_size={o.chunk_size}")
+        raise BabybenchError(f"model.mixer_options.h: chunk_size={o.chunk_size} must be a positive multiple "
+                             f"of sub_chunk={o.sub_chunk}; set both, e.g. "
+                             "model.overrides.mixer_options.h.chunk_size=32 and ...h.sub_chunk=8")
     return o
 
 

@@ -131,7 +131,7 @@ def test_mixer_errors_name_the_option():
     from babybench.errors import BabybenchError
     with pytest.raises(BabybenchError, match="mixer_options.h"):
         MIXERS.get("h")(_cfg("h", mixer_options={"h": {"expand_ratio": 5}}), 0)
-    with pytest.raises(BabybenchError, match="sub_chunk=8 must be >= 1 and divide chunk_size=12"):
+    with pytest.raises(BabybenchError, match="chunk_size=12 must be a positive multiple of sub_chunk=8"):
         MIXERS.get("h")(_cfg("h", mixer_options={"h": {"chunk_size": 12}}), 0)
     with pytest.raises(BabybenchError, match="d_sate"):
         MIXERS.get("m")(_cfg("m", mixer_options={"m": {"d_sate": 8}}), 0)
