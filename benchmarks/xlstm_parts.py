@@ -2,21 +2,25 @@
 
     python benchmarks/xlstm_parts.py            # GPU: B=32, T=512, the 30m block (di=992, 8 heads)
     python benchmarks/xlstm_parts.py --device cpu --batch 2 --seq 128 --iters 2   # smoke test
+    python benchmarks/xlstm_parts.py --only "GLA form"   # the cases whose name holds a string
 
 Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal conv
 (``F.conv1d`` vs shift-and-add), the mLSTM cell (``mlstm_chunked`` vs ``mlstm_gla``), and the
-block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs the dense
-block-diagonal matmul reference). A diagnosis tool for choosing the fast paths.
+block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs one dense
+matmul with the blocks expanded vs the ``torch.block_diag`` reference). The GLA form runs
+with its head widths padded to multiples of 16 (its CUDA default) and unpadded, at chunk 64
+(the default) and 128. A diagnosis tool for choosing the fast paths.
 """
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 
 from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
 from babybench.models.kernels.mlstm import mlstm_chunked, mlstm_gla
-from babybench.models.xlstm import block_diag_einsum, block_diag_linear_ref, block_diag_products
+from babybench.models.xlstm import block_diag_dense, block_diag_einsum, block_diag_linear_ref, block_diag_products
 from timing import add_timing_args, ms_per_call
 
 
@@ -33,6 +37,7 @@ def main() -> None:
     add_timing_args(ap)
     ap.add_argument("--inner", type=int, default=992, help="the block's inner width di")
     ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = ap.parse_args()
     dev = torch.device(args.device)
     B, T, C, H = args.batch, args.seq, args.inner, args.heads
@@ -44,13 +49,17 @@ def main() -> None:
         ("conv: F.conv1d", causal_conv1d, (x, leaf(C, 4, dtype=torch.float32), None)),
         ("conv: shift-and-add", causal_conv1d_ref, (x, leaf(C, 4, dtype=torch.float32), None)),
         ("mLSTM cell: chunked", mlstm_chunked, (q, k, v, i, f)),
-        ("mLSTM cell: GLA form", mlstm_gla, (q, k, v, i, f)),
+        ("mLSTM cell: GLA form, heads padded to 16", partial(mlstm_gla, align=16), (q, k, v, i, f)),
+        ("mLSTM cell: GLA form, unpadded", partial(mlstm_gla, align=1), (q, k, v, i, f)),
+        ("mLSTM cell: GLA form, padded, chunk 128", partial(mlstm_gla, align=16, chunk_size=128), (q, k, v, i, f)),
         ("block-diag 4x4: fused products", block_diag_products, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: batched einsum", block_diag_einsum, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
+        ("block-diag 4x4: dense matmul (the CUDA form)", block_diag_dense,
+         (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: dense reference", block_diag_linear_ref, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
     ]
     print(f"| part ({dev.type}, B={B}, T={T}, di={C}, H={H}) | eager ms | compiled ms |\n|---|---:|---:|")
-    for name, fn, a in cases:
+    for name, fn, a in (c for c in cases if args.only in c[0]):
         eager = ms_per_call(fwd_bwd(fn, a, dev), args.iters, dev)
         comp = "-" if args.no_compile else f"{ms_per_call(fwd_bwd(torch.compile(fn), a, dev), args.iters, dev):.3f}"
         print(f"| {name} | {eager:.3f} | {comp} |", flush=True)

@@ -40,6 +40,19 @@ def test_fast_forms_match_recurrent(form, T, use_state, dtype, tol):
         torch.testing.assert_close(y, x, rtol=tol, atol=tol * 10)
 
 
+@pytest.mark.parametrize("use_state", [False, True], ids=["zero", "state"])
+@pytest.mark.parametrize("align", [1, 16, 5])
+def test_gla_form_head_padding_changes_nothing(align, use_state):
+    """mlstm_gla pads the key width (8) and value width + 1 (7) up to ``align`` (the CUDA
+    default is 16); results, final state and gradients stay the recurrent reference's."""
+    args = _inputs(37, torch.float64)
+    a = _run(M.mlstm_recurrent, args, use_state)
+    b = _run(M.mlstm_gla, args, use_state, chunk_size=16, align=align)
+    for x, y in zip(a, b):
+        assert y.shape == x.shape
+        torch.testing.assert_close(y, x, rtol=1e-9, atol=1e-8)
+
+
 def test_dispatch_decode_step():
     q, k, v, i, f, *_ = (t.detach() for t in _inputs(9, torch.float64))
     h, st = M.mlstm(q, k, v, i, f, output_final_state=True)

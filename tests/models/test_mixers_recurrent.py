@@ -62,7 +62,7 @@ def test_capped_mlstm_block_state_continuation():
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.bfloat16, 1e-2)], ids=["fp64", "bf16"])
-@pytest.mark.parametrize("form", ["block_diag_products", "block_diag_einsum"])
+@pytest.mark.parametrize("form", ["block_diag_products", "block_diag_einsum", "block_diag_dense"])
 def test_block_diag_forms_match_dense_reference(form, dtype, tol):
     from babybench.models import xlstm
     torch.manual_seed(0)
@@ -78,13 +78,16 @@ def test_block_diag_forms_match_dense_reference(form, dtype, tol):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("compiling,form", [(True, "block_diag_products"), (False, "block_diag_einsum")])
-def test_block_diag_dispatch(monkeypatch, compiling, form):
+@pytest.mark.parametrize("cuda,compiling,form", [(True, True, "block_diag_dense"), (True, False, "block_diag_einsum"),
+                                                 (False, True, "block_diag_products"),
+                                                 (False, False, "block_diag_einsum")])
+def test_block_diag_dispatch(monkeypatch, cuda, compiling, form):
     from babybench.models import xlstm
     calls = []
-    for name in ("block_diag_products", "block_diag_einsum"):
+    for name in ("block_diag_products", "block_diag_einsum", "block_diag_dense"):
         monkeypatch.setattr(xlstm, name, lambda *a, _n=name: calls.append(_n))
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
+    monkeypatch.setattr(xlstm, "_dense_pays", lambda x: cuda)
     xlstm.block_diag_linear(torch.zeros(1, 8), torch.zeros(2, 4, 4))
     assert calls == [form]
 

@@ -116,35 +116,49 @@ def mlstm_chunked(q, k, v, i, f, scale=None, initial_state=None, output_final_st
     return h, (final if output_final_state else None)
 
 
+def _pad_last(x, size):
+    """Zero-pad the last dim of ``x`` up to ``size``."""
+    return F.pad(x, (0, size - x.shape[-1])) if size > x.shape[-1] else x
+
+
 def mlstm_gla(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
-              backend="torch", chunk_size=64):
+              backend="torch", chunk_size=64, align=None):
     """``mlstm_recurrent`` as one ``simple_gla`` call (see the module docstring); same
     arguments and results. ``backend`` is passed to ``simple_gla`` (``fla`` on CUDA).
     The final state is exact while the input gates of one sequence span < ~80 in log
-    space (beyond that exp(m_T - M) underflows in fp32); training needs no state."""
+    space (beyond that exp(m_T - M) underflows in fp32); training needs no state.
+
+    ``align``: the key width and the value width + 1 (the denominator column) are
+    zero-padded up to a multiple of it, which changes no result (padded key columns
+    add 0 to every q.k, padded value columns stay 0). Default 16 on CUDA, where the
+    30m block's 124-wide heads would otherwise give odd (125-wide) state rows, and 1
+    (no padding) elsewhere."""
     B, T, H, K = q.shape
     V = v.shape[-1]
     acc = acc_dtype(v)
     scale = K ** -0.5 if scale is None else scale
+    align = (16 if q.is_cuda else 1) if align is None else align
+    Kp, Vp = -(-K // align) * align, -(-(V + 1) // align) * align
     i, logf = i.to(acc), F.logsigmoid(f.to(acc))
     C0, n0, m0 = (s.to(acc) for s in (initial_state or mlstm_zero_state(B, H, K, V, q.device, acc)))
     M = torch.maximum(i.amax(1), m0).detach()                      # (B, H): cancels in h
     kk = (k.to(acc) * (i - M[:, None]).exp()[..., None]).to(k.dtype)
-    va = torch.cat([v, v.new_ones(B, T, H, 1)], dim=-1)            # (B, T, H, V + 1)
+    va = _pad_last(torch.cat([v, v.new_ones(B, T, H, 1)], dim=-1), Vp)  # (B, T, H, Vp): [v, 1, 0...]
     S0 = None
     if initial_state is not None:                                  # C^u_0 = C0 exp(m0), scaled by exp(-M)
         S0 = torch.cat([C0, n0[..., None]], dim=-1) * (m0 - M).exp()[..., None, None]
-    o, S = simple_gla(q, kk, va, logf, scale=scale, initial_state=S0,
+        S0 = _pad_last(_pad_last(S0, Vp).transpose(-1, -2), Kp).transpose(-1, -2)
+    o, S = simple_gla(_pad_last(q, Kp), _pad_last(kk, Kp), va, logf, scale=scale, initial_state=S0,
                       output_final_state=output_final_state, backend=backend, chunk_size=chunk_size)
     o = o.to(acc)
-    h = (o[..., :V] / o[..., V:].abs().maximum((-M).exp()[:, None, :, None])).to(v.dtype)
+    h = (o[..., :V] / o[..., V:V + 1].abs().maximum((-M).exp()[:, None, :, None])).to(v.dtype)
     if not output_final_state:
         return h, None
     # m_T = max(b_T + m0, max_j (b_T - b_j + i~_j)); b_T - b_j = sum of log f after step j
     after = logf.flip(1).cumsum(1).flip(1) - logf
     mT = torch.maximum(logf.sum(1) + m0, (after + i).amax(1))      # (B, H)
     r = (M - mT).exp()
-    return h, (S[..., :V] * r[..., None, None], S[..., V] * r[..., None], mT)
+    return h, (S[..., :K, :V] * r[..., None, None], S[..., :K, V] * r[..., None], mT)
 
 
 #: ``mlstm_gla`` is exact while every exp(i~ - M) and exp(m_T - M) stays far from fp32
