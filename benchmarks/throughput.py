@@ -45,6 +45,19 @@ def _fla_hgrn2_peer(size: str, vocab: int, seq: int):
 PEERS = {"hf-llama": _llama_peer, "fla-hgrn2": _fla_hgrn2_peer}
 
 
+def _lift_fla_hopper_guard() -> None:
+    """Let fla 0.6 run its gated chunk backward on Hopper with Triton >= 3.4, < 3.7.1.
+
+    fla refuses it there because that Triton miscompiles the kernel into wrong gradients
+    (fla #640). The kernel's speed is still what fla would run, so ``--fla-unchecked``
+    lifts the guard to time fla HGRN2 as a peer; its loss curve would not be valid."""
+    try:
+        import fla.ops.common.chunk_o as chunk_o
+    except ImportError as e:
+        raise SystemExit(f"--fla-unchecked: fla does not import ({e}); pip install flash-linear-attention") from e
+    chunk_o.TRITON_ABOVE_3_7_1 = True
+
+
 def _loss(model, idx, peer: bool):
     if peer:  # HF shifts labels itself
         return model(input_ids=idx, labels=idx).loss
@@ -56,6 +69,8 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     model = model.to(device).train()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    if args.compile:  # a model compiled after others in one process ran slower: start clean
+        torch._dynamo.reset()
     step_model = torch.compile(model) if args.compile else model
     idx = torch.randint(0, args.vocab, (args.batch, args.seq + 1), device=device)
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -115,7 +130,11 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--compile", action="store_true")
     p.add_argument("--out", default=None, help="write JSON results here")
+    p.add_argument("--fla-unchecked", action="store_true",
+                   help="time fla peers past fla's Hopper/Triton guard (fla #640): speed only, wrong gradients")
     args = p.parse_args(argv)
+    if args.fla_unchecked:
+        _lift_fla_hopper_guard()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = True
     jobs = [(f, lambda f=f: build_model(f, args.size, args.vocab), False)
@@ -133,7 +152,8 @@ def main(argv=None) -> int:
         if device.type == "cuda":
             torch.cuda.empty_cache()
         print(json.dumps(rows[-1]), flush=True)
-    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile")}
+    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile",
+                                          "fla_unchecked")}
     meta["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     if args.out:
         from babybench.io import atomic_write_json

@@ -14,6 +14,7 @@ SMOKE = {
     "xlstm_parts": ["--device", "cpu", "--batch", "1", "--seq", "40", "--inner", "64", "--heads", "4",
                     "--iters", "1", "--no-compile"],
     "kernels": ["--tiny"],
+    "lstm_cudnn": ["--device", "cpu", "--batch", "2", "--seq", "32", "--width", "16", "--iters", "1"],
     "throughput": ["--size", "debug", "--batch", "2", "--seq", "32", "--steps", "1", "--warmup", "1",
                    "--families", "transformer,hgrn2", "--peers", ""],
 }
