@@ -29,3 +29,16 @@ def test_benchmark_script_runs_on_cpu(name):
     table = [line for line in out.stdout.splitlines() if line.startswith("|")]
     assert len(table) >= 3, out.stdout[-2000:]                    # header, rule, at least one row
     assert "failed" not in out.stdout and "nan" not in out.stdout.lower(), out.stdout[-2000:]
+
+
+def test_throughput_times_each_model_in_its_own_process():
+    """Each model runs in a child process; the parent reads its row back, and a model that
+    fails there still gives a row (with its error) while the others are timed."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), *SMOKE["throughput"],
+                          "--families", "transformer,no-such-family"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
+    assert "1.00x" in rows["transformer"], out.stdout[-2000:]
+    assert "failed: BabybenchError: unknown model family 'no-such-family'" in rows["no-such-family"]
