@@ -9,7 +9,7 @@ Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal c
 block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs one dense
 matmul with the blocks expanded vs the ``torch.block_diag`` reference). The GLA form runs
 with its head widths padded to multiples of 16 (its CUDA default) and unpadded, at chunk 64
-(the default) and 128. A diagnosis tool for choosing the fast paths.
+(the default) and 128, and (CUDA) on babybench's Triton kernel. A diagnosis tool for choosing the fast paths.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from functools import partial
 
 import torch
 
+from babybench.models.kernels import triton_available
 from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
 from babybench.models.kernels.mlstm import mlstm_chunked, mlstm_gla
 from babybench.models.xlstm import block_diag_dense, block_diag_einsum, block_diag_linear_ref, block_diag_products
@@ -52,12 +53,15 @@ def main() -> None:
         ("mLSTM cell: GLA form, heads padded to 16", partial(mlstm_gla, align=16), (q, k, v, i, f)),
         ("mLSTM cell: GLA form, unpadded", partial(mlstm_gla, align=1), (q, k, v, i, f)),
         ("mLSTM cell: GLA form, padded, chunk 128", partial(mlstm_gla, align=16, chunk_size=128), (q, k, v, i, f)),
+        ("mLSTM cell: GLA form, babybench Triton kernel", partial(mlstm_gla, backend="triton"), (q, k, v, i, f)),
         ("block-diag 4x4: fused products", block_diag_products, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: batched einsum", block_diag_einsum, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: dense matmul (the CUDA form)", block_diag_dense,
          (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: dense reference", block_diag_linear_ref, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
     ]
+    if not (dev.type == "cuda" and triton_available()):
+        cases = [c for c in cases if "Triton" not in c[0]]
     print(f"| part ({dev.type}, B={B}, T={T}, di={C}, H={H}) | eager ms | compiled ms |\n|---|---:|---:|")
     for name, fn, a in (c for c in cases if args.only in c[0]):
         eager = ms_per_call(fwd_bwd(fn, a, dev), args.iters, dev)

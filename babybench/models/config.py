@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from babybench.errors import BabybenchError
+from babybench.models.kernels.gla import BACKENDS
 from babybench.registry import suggest
 
 
@@ -38,7 +39,8 @@ class ModelConfig:
         tie_embeddings: share the token embedding and the LM head weights.
         norm_eps: RMSNorm epsilon.
         backend: kernel choice for recurrent mixers: ``auto`` / ``torch`` (chunked
-            PyTorch; the step for decoding) or ``fla`` (fla's Triton kernels, CUDA only).
+            PyTorch; the step for decoding), ``fla`` (fla's Triton kernels, CUDA only) or
+            ``triton`` (babybench's scalar-decay Triton kernel, CUDA only; not yet timed).
         chunk_size: chunk length of the chunked scalar-decay scans (Mamba-2, mLSTM,
             QRNN). HGRN2 has its own (``mixer_options.h.chunk_size``, default 32).
         init_std: std of the normal init of linear and embedding weights.
@@ -66,10 +68,8 @@ class ModelConfig:
     mixer_options: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.backend not in ("auto", "torch", "fla"):
-            raise BabybenchError(
-                f"model.backend: {self.backend!r} is not one of ['auto', 'torch', 'fla']"
-            )
+        if self.backend not in BACKENDS:
+            raise BabybenchError(f"model.backend: {self.backend!r} is not one of {list(BACKENDS)}")
         if self.d_model % self.n_heads:
             raise BabybenchError(
                 f"model.d_model={self.d_model} is not divisible by model.n_heads={self.n_heads}"

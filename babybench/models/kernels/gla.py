@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from babybench.errors import BabybenchError
 
-BACKENDS = ("auto", "torch", "fla")
+BACKENDS = ("auto", "torch", "fla", "triton")
 
 
 def acc_dtype(x: torch.Tensor) -> torch.dtype:
@@ -74,10 +74,21 @@ def fla_simple_gla_backward_ok(x: torch.Tensor) -> bool:
     return not (hopper and (3, 4, 0) <= version < (3, 7, 1))
 
 
+def triton_available() -> bool:
+    """True when ``triton`` imports (it comes with CUDA builds of torch)."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
-    """Map ``auto|torch|fla`` to the form to run for input ``x``: ``recurrent`` for
-    T == 1 (decoding), ``fla`` only when asked for (it needs CUDA and fla), else
-    ``chunked``. ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide.
+    """Map ``auto|torch|fla|triton`` to the form to run for input ``x``: ``recurrent`` for
+    T == 1 (decoding); ``fla`` or ``triton`` only when asked for (each needs CUDA and its
+    package); else ``chunked``. ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide.
+    ``triton`` is babybench's own scalar-decay kernel (:mod:`.gla_triton`, not yet timed on
+    a GPU); the ops without one (vector-decay GLA) run chunked under it.
 
     ``auto`` means the chunked PyTorch form on every device: on an H100 (30m shapes,
     compiled) it trained HGRN2 faster than fla's ``chunk_gla`` (473k vs 407k tok/s),
@@ -94,6 +105,11 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
             raise BabybenchError("backend 'fla' needs CUDA and the flash-linear-attention package "
                                  "(pip install flash-linear-attention); or set backend=auto")
         return "fla"
+    if backend == "triton":
+        if not (x.is_cuda and triton_available()):
+            raise BabybenchError("backend 'triton' needs CUDA and the triton package (it comes with "
+                                 "CUDA builds of torch); or set backend=auto")
+        return "triton"
     return "chunked"
 
 
@@ -265,6 +281,10 @@ def simple_gla(q, k, v, g, scale=None, initial_state=None, output_final_state=Fa
     form = resolve_backend(backend, q)
     if form == "fla":
         return _fla_simple_gla(q, k, v, g, scale, initial_state, output_final_state)
+    if form == "triton" and initial_state is None and not output_final_state:  # the kernel keeps no state
+        from babybench.models.kernels.gla_triton import simple_gla_triton
+        dt = v.dtype
+        return simple_gla_triton(q.to(dt), k.to(dt), v, g.float(), scale, chunk_size), None
     if form == "recurrent":
         return simple_gla_recurrent(q, k, v, g, scale, initial_state, output_final_state)
     return simple_gla_chunked(q, k, v, g, scale, initial_state, output_final_state, chunk_size)

@@ -168,8 +168,9 @@ GLA_MAX_SPAN = 60.0
 
 def mlstm(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
           backend="auto", chunk_size=64, gate_softcap=0.0):
-    """Dispatch: the recurrent step for T == 1 (decoding), ``mlstm_gla`` on fla where
-    ``backend`` resolves to it (CUDA), else a chunked PyTorch form.
+    """Dispatch: the recurrent step for T == 1 (decoding), ``mlstm_gla`` on fla's or
+    babybench's Triton kernel where ``backend`` resolves to one (CUDA), else a chunked
+    PyTorch form.
 
     ``gate_softcap``: the cap the gate pre-activations went through (0 = none). Capped
     gates keep i~ and every m_t inside (-cap, cap), so when 2 * cap <= GLA_MAX_SPAN the
@@ -178,8 +179,8 @@ def mlstm(q, k, v, i, f, scale=None, initial_state=None, output_final_state=Fals
     form = resolve_backend(backend, q)
     if form == "recurrent":
         return mlstm_recurrent(q, k, v, i, f, scale, initial_state, output_final_state)
-    if form == "fla":
-        return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, "fla", chunk_size)
+    if form in ("fla", "triton"):
+        return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, form, chunk_size)
     if 0 < gate_softcap and 2 * gate_softcap <= GLA_MAX_SPAN:
         return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, "torch", chunk_size)
     return mlstm_chunked(q, k, v, i, f, scale, initial_state, output_final_state, chunk_size)

@@ -1,0 +1,196 @@
+"""Chunked simple GLA (scalar decay per head) as babybench's own Triton kernels.
+
+The op of ``gla.simple_gla`` (Mamba-2's SSD, xLSTM's mLSTM in GLA form), training path only:
+no initial state and no final state.
+
+    o_t = scale * sum_{j <= t} exp(G_t - G_j) (q_t . k_j) v_j,     G = cumsum of g over time
+
+Per chunk of BT steps, with b the in-chunk cumsum of g (so every exp below is of a number <= 0):
+
+    forward   h_n  = state entering chunk n              (_states_fwd: one loop over chunks)
+              o    = scale [(q e^b) h_n + ((q k^T) * e^(b_i - b_j), j <= i) v]      (_out_fwd)
+    backward  dh_n = d loss / d(state after chunk n)     (_states_bwd: the loop, reversed)
+              dq, dk, dv, and dG_t = sum_k (q dq - k dk)_t                           (_grads)
+              dg = reverse cumsum of dG over the whole sequence (G_t sums g_s, s <= t)
+
+The states are kept in fp32 (B * H, N, K, V); matmul operands take the inputs' dtype and
+accumulate in fp32. Layout (B, T, H, D), contiguous; g (B, T, H) fp32 log decay <= 0.
+
+Status: the kernels match ``simple_gla_recurrent`` (outputs and all gradients, ~1e-6 in
+fp32) under Triton's CPU interpreter (``TRITON_INTERPRET=1``, tests/models/
+test_kernels_gla_triton.py). They have not yet been compiled or timed on a GPU, so
+``backend: auto`` never picks them; ``backend: triton`` asks for them.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+from babybench.errors import BabybenchError
+
+
+@triton.jit
+def _rows(ptr, ib, ih, t, cols, T, H, D, mask_t):
+    """Load x[ib, t, ih, cols] of a (B, T, H, D) tensor as a (len(t), len(cols)) tile."""
+    return tl.load(ptr + ((ib * T + t[:, None]) * H + ih) * D + cols[None, :],
+                   mask=mask_t[:, None] & (cols[None, :] < D), other=0.)
+
+
+@triton.jit
+def _chunk_gates(b, ib, ih, n, t, T, H, BT: tl.constexpr):
+    """In-chunk cumulative log decay b (BT,) and the chunk's total, b at its last real step."""
+    bn = tl.load(b + (ib * T + t) * H + ih, mask=t < T, other=0.)
+    last = tl.minimum(n * BT + BT, T) - 1
+    return bn, tl.max(tl.where(t == last, bn, float("-inf")), 0)
+
+
+@triton.jit
+def _states_fwd(k, v, b, hs, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr,
+                BV: tl.constexpr):
+    iv, bh = tl.program_id(0), tl.program_id(1)             # (V block, batch * head)
+    ib, ih = bh // H, bh % H
+    rt, rk, rv = tl.arange(0, BT), tl.arange(0, BK), iv * BV + tl.arange(0, BV)
+    h = tl.zeros((BK, BV), dtype=tl.float32)                # the state, carried across chunks
+    for n in range(NT):
+        t = n * BT + rt
+        tl.store(hs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], h,
+                 mask=(rk[:, None] < K) & (rv[None, :] < V))
+        kn = _rows(k, ib, ih, t, rk, T, H, K, t < T)         # (BT, BK)
+        vn = _rows(v, ib, ih, t, rv, T, H, V, t < T)         # (BT, BV)
+        bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
+        kd = (kn * tl.exp(blast - bn)[:, None]).to(vn.dtype)  # decay from each step to chunk end
+        h = h * tl.exp(blast) + tl.dot(tl.trans(kd), vn)
+
+
+@triton.jit
+def _out_fwd(q, k, v, b, hs, o, scale, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr,
+             BK: tl.constexpr, BV: tl.constexpr):
+    iv, n, bh = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    ib, ih = bh // H, bh % H
+    rt, rk, rv = tl.arange(0, BT), tl.arange(0, BK), iv * BV + tl.arange(0, BV)
+    t = n * BT + rt
+    mt = t < T
+    qn, kn = _rows(q, ib, ih, t, rk, T, H, K, mt), _rows(k, ib, ih, t, rk, T, H, K, mt)
+    vn = _rows(v, ib, ih, t, rv, T, H, V, mt)
+    bn, _ = _chunk_gates(b, ib, ih, n, t, T, H, BT)
+    hn = tl.load(hs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :],
+                 mask=(rk[:, None] < K) & (rv[None, :] < V), other=0.)
+    acc = tl.dot((qn * tl.exp(bn)[:, None]).to(vn.dtype), hn.to(vn.dtype))   # carried state
+    # in-chunk part; padded rows (t >= T) are masked too, or exp(0 - b_j) could overflow
+    keep = (rt[:, None] >= rt[None, :]) & mt[:, None]
+    A = tl.dot(qn, tl.trans(kn)) * tl.exp(tl.where(keep, bn[:, None] - bn[None, :], float("-inf")))
+    acc += tl.dot(A.to(vn.dtype), vn)
+    tl.store(o + ((ib * T + t[:, None]) * H + ih) * V + rv[None, :], (acc * scale).to(o.dtype.element_ty),
+             mask=mt[:, None] & (rv[None, :] < V))
+
+
+@triton.jit
+def _states_bwd(q, do, b, dhs, scale, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr,
+                BV: tl.constexpr):
+    iv, bh = tl.program_id(0), tl.program_id(1)
+    ib, ih = bh // H, bh % H
+    rt, rk, rv = tl.arange(0, BT), tl.arange(0, BK), iv * BV + tl.arange(0, BV)
+    dh = tl.zeros((BK, BV), dtype=tl.float32)               # no final-state gradient
+    for i in range(NT):
+        n = NT - 1 - i
+        t = n * BT + rt
+        tl.store(dhs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], dh,
+                 mask=(rk[:, None] < K) & (rv[None, :] < V))
+        qn = _rows(q, ib, ih, t, rk, T, H, K, t < T)
+        don = _rows(do, ib, ih, t, rv, T, H, V, t < T)
+        bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
+        qg = (qn * (tl.exp(bn) * scale)[:, None]).to(don.dtype)
+        dh = dh * tl.exp(blast) + tl.dot(tl.trans(qg), don)
+
+
+@triton.jit
+def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT: tl.constexpr,
+           BT: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NV: tl.constexpr):
+    n, bh = tl.program_id(0), tl.program_id(1)
+    ib, ih = bh // H, bh % H
+    rt, rk = tl.arange(0, BT), tl.arange(0, BK)
+    t = n * BT + rt
+    mt = t < T
+    qn, kn = _rows(q, ib, ih, t, rk, T, H, K, mt), _rows(k, ib, ih, t, rk, T, H, K, mt)
+    bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
+    keep = (rt[:, None] >= rt[None, :]) & mt[:, None]
+    D = tl.exp(tl.where(keep, bn[:, None] - bn[None, :], float("-inf"))) * scale   # (BT, BT)
+    A = tl.dot(qn, tl.trans(kn)) * D
+    kd = kn * tl.exp(blast - bn)[:, None]
+    dA = tl.zeros((BT, BT), dtype=tl.float32)               # d o / d A, summed over V blocks
+    dq_h = tl.zeros((BT, BK), dtype=tl.float32)             # do h_n^T
+    dk_h = tl.zeros((BT, BK), dtype=tl.float32)             # v dh_n^T
+    for iv in range(NV):
+        rv = iv * BV + tl.arange(0, BV)
+        vn, don = _rows(v, ib, ih, t, rv, T, H, V, mt), _rows(do, ib, ih, t, rv, T, H, V, mt)
+        hmask = (rk[:, None] < K) & (rv[None, :] < V)
+        hn = tl.load(hs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], mask=hmask, other=0.)
+        dhn = tl.load(dhs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], mask=hmask, other=0.)
+        dA += tl.dot(don, tl.trans(vn))
+        dq_h += tl.dot(don, tl.trans(hn.to(don.dtype)))
+        dk_h += tl.dot(vn, tl.trans(dhn.to(vn.dtype)))
+        dvn = tl.dot(tl.trans(A.to(don.dtype)), don) + tl.dot(kd.to(vn.dtype), dhn.to(vn.dtype))
+        tl.store(dv + ((ib * T + t[:, None]) * H + ih) * V + rv[None, :], dvn.to(dv.dtype.element_ty),
+                 mask=mt[:, None] & (rv[None, :] < V))
+    dS = dA * D                                             # d loss / d(q_i . k_j)
+    dqn = dq_h * (tl.exp(bn) * scale)[:, None] + tl.dot(dS.to(kn.dtype), kn)
+    dkn = dk_h * tl.exp(blast - bn)[:, None] + tl.dot(tl.trans(dS.to(qn.dtype)), qn)
+    out = ((ib * T + t[:, None]) * H + ih) * K + rk[None, :]
+    tl.store(dq + out, dqn.to(dq.dtype.element_ty), mask=mt[:, None] & (rk[None, :] < K))
+    tl.store(dk + out, dkn.to(dk.dtype.element_ty), mask=mt[:, None] & (rk[None, :] < K))
+    tl.store(dG + (ib * T + t) * H + ih, tl.sum(qn.to(tl.float32) * dqn - kn.to(tl.float32) * dkn, 1), mask=mt)
+
+
+def _chunk_cumsum(g, BT):
+    """In-chunk cumsum of g (B, T, H) in fp32, chunks of BT steps from t = 0."""
+    B, T, H = g.shape
+    gp = F.pad(g.float(), (0, 0, 0, (-T) % BT))
+    return gp.view(B, -1, BT, H).cumsum(2).view(B, -1, H)[:, :T].contiguous()
+
+
+def _sizes(q, v, BT, BV=64):
+    """(B, T, H, K, V, chunks, key block, value block, value blocks); blocks are powers of 2 >= 16."""
+    B, T, H, K = q.shape
+    V = v.shape[-1]
+    BV = min(BV, max(16, triton.next_power_of_2(V)))
+    return B, T, H, K, V, triton.cdiv(T, BT), max(16, triton.next_power_of_2(K)), BV, triton.cdiv(V, BV)
+
+
+class _SimpleGLA(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, g, scale, BT):
+        q, k, v = (x.contiguous() for x in (q, k, v))
+        B, T, H, K, V, NT, BK, BV, NV = _sizes(q, v, BT)
+        b = _chunk_cumsum(g, BT)                            # (B, T, H) fp32
+        hs = torch.empty(B * H, NT, K, V, device=q.device, dtype=torch.float32)
+        _states_fwd[(NV, B * H)](k, v, b, hs, T, H, K, V, NT, BT=BT, BK=BK, BV=BV)
+        o = torch.empty_like(v)
+        _out_fwd[(NV, NT, B * H)](q, k, v, b, hs, o, scale, T, H, K, V, NT, BT=BT, BK=BK, BV=BV)
+        ctx.save_for_backward(q, k, v, b, hs)
+        ctx.scale, ctx.BT = scale, BT
+        return o
+
+    @staticmethod
+    def backward(ctx, do):
+        q, k, v, b, hs = ctx.saved_tensors
+        B, T, H, K, V, NT, BK, BV, NV = _sizes(q, v, ctx.BT)
+        do = do.contiguous()
+        dhs = torch.empty_like(hs)
+        _states_bwd[(NV, B * H)](q, do, b, dhs, ctx.scale, T, H, K, V, NT, BT=ctx.BT, BK=BK, BV=BV)
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        dG = torch.empty(B, T, H, device=q.device, dtype=torch.float32)
+        _grads[(NT, B * H)](q, k, v, b, do, hs, dhs, dq, dk, dv, dG, ctx.scale, T, H, K, V, NT,
+                            BT=ctx.BT, BK=BK, BV=BV, NV=NV)
+        return dq, dk, dv, dG.flip(1).cumsum(1).flip(1), None, None
+
+
+def simple_gla_triton(q, k, v, g, scale=None, chunk_size=64):
+    """``simple_gla_chunked`` without states, in Triton. q, k (B, T, H, K); v (B, T, H, V);
+    g (B, T, H) log decay. ``chunk_size`` must be a power of 2 >= 16. Returns o (B, T, H, V)."""
+    if chunk_size < 16 or chunk_size & (chunk_size - 1):
+        raise BabybenchError(f"backend 'triton' needs model.chunk_size to be a power of 2 >= 16, "
+                             f"not {chunk_size}; set e.g. model.chunk_size=64")
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    return _SimpleGLA.apply(q, k, v, g, scale, chunk_size)
