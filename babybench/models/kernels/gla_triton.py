@@ -181,8 +181,9 @@ class _SimpleGLA(torch.autograd.Function):
         _states_bwd[(NV, B * H)](q, do, b, dhs, ctx.scale, T, H, K, V, NT, BT=ctx.BT, BK=BK, BV=BV)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         dG = torch.empty(B, T, H, device=q.device, dtype=torch.float32)
+        # eight warps: this program holds about ten (BT, BK) / (BT, BT) fp32 tiles at once
         _grads[(NT, B * H)](q, k, v, b, do, hs, dhs, dq, dk, dv, dG, ctx.scale, T, H, K, V, NT,
-                            BT=ctx.BT, BK=BK, BV=BV, NV=NV)
+                            BT=ctx.BT, BK=BK, BV=BV, NV=NV, num_warps=8)
         return dq, dk, dv, dG.flip(1).cumsum(1).flip(1), None, None
 
 
