@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     return {
         "name": name, "params": n_params, "tokens_per_s": args.batch * args.seq / med,
         "step_ms": med * 1000, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-        "loss": float(loss),
+        "loss": float(loss), "pid": os.getpid(),
     }
 
 

@@ -9,7 +9,8 @@ Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal c
 block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs one dense
 matmul with the blocks expanded vs the ``torch.block_diag`` reference). The GLA form runs
 with its head widths padded to multiples of 16 (its CUDA default) and unpadded, at chunk 64
-(the default) and 128, and (CUDA) on babybench's Triton kernel. A diagnosis tool for choosing the fast paths.
+(the default) and 128, and (CUDA) on babybench's Triton kernel. A diagnosis tool for choosing
+the fast paths.
 """
 from __future__ import annotations
 

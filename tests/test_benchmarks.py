@@ -1,5 +1,6 @@
 """The benchmark scripts still run: each one's CPU smoke command, as a user would type it.
 (Their timings are not checked here; speed is measured on the GPU, see benchmarks/README.md.)"""
+import json
 import os
 import subprocess
 import sys
@@ -31,14 +32,16 @@ def test_benchmark_script_runs_on_cpu(name):
     assert "failed" not in out.stdout and "nan" not in out.stdout.lower(), out.stdout[-2000:]
 
 
-def test_throughput_times_each_model_in_its_own_process():
-    """Each model runs in a child process; the parent reads its row back, and a model that
-    fails there still gives a row (with its error) while the others are timed."""
+def test_throughput_times_each_model_in_its_own_process(tmp_path):
+    """Each model runs in its own child process; the parent reads its row back, and a model
+    that fails there still gives a row (with its error) while the others are timed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), *SMOKE["throughput"],
-                          "--families", "transformer,no-such-family"],
+                          "--families", "transformer,hgrn2,no-such-family", "--out", str(tmp_path / "t.json")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+    pids = [r["pid"] for r in json.loads((tmp_path / "t.json").read_text())["results"] if "pid" in r]
+    assert len(pids) == 2 and len(set(pids)) == 2, pids
     rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
     assert "1.00x" in rows["transformer"], out.stdout[-2000:]
     assert "failed: BabybenchError: unknown model family 'no-such-family'" in rows["no-such-family"]

@@ -32,10 +32,22 @@ from babybench.errors import BabybenchError
 
 
 @triton.jit
-def _rows(ptr, ib, ih, t, cols, T, H, D, mask_t):
-    """Load x[ib, t, ih, cols] of a (B, T, H, D) tensor as a (len(t), len(cols)) tile."""
-    return tl.load(ptr + ((ib * T + t[:, None]) * H + ih) * D + cols[None, :],
-                   mask=mask_t[:, None] & (cols[None, :] < D), other=0.)
+def _row_tile(ib, ih, t, cols, T, H, D):
+    """Offsets and mask of x[ib, t, ih, cols] in a (B, T, H, D) tensor: a (len(t), len(cols)) tile."""
+    return ((ib * T + t[:, None]) * H + ih) * D + cols[None, :], (t[:, None] < T) & (cols[None, :] < D)
+
+
+@triton.jit
+def _rows(ptr, ib, ih, t, cols, T, H, D):
+    """Load the :func:`_row_tile` tile of ``ptr``, zeros outside the tensor."""
+    offs, mask = _row_tile(ib, ih, t, cols, T, H, D)
+    return tl.load(ptr + offs, mask=mask, other=0.)
+
+
+@triton.jit
+def _state_tile(bh, n, rk, rv, NT, K, V):
+    """Offsets and mask of chunk n's (K, V) state tile of sequence bh in a (B * H, NT, K, V) tensor."""
+    return ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], (rk[:, None] < K) & (rv[None, :] < V)
 
 
 @triton.jit
@@ -55,10 +67,10 @@ def _states_fwd(k, v, b, hs, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr, BK:
     h = tl.zeros((BK, BV), dtype=tl.float32)                # the state, carried across chunks
     for n in range(NT):
         t = n * BT + rt
-        tl.store(hs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], h,
-                 mask=(rk[:, None] < K) & (rv[None, :] < V))
-        kn = _rows(k, ib, ih, t, rk, T, H, K, t < T)         # (BT, BK)
-        vn = _rows(v, ib, ih, t, rv, T, H, V, t < T)         # (BT, BV)
+        offs, mask = _state_tile(bh, n, rk, rv, NT, K, V)
+        tl.store(hs + offs, h, mask=mask)
+        kn = _rows(k, ib, ih, t, rk, T, H, K)         # (BT, BK)
+        vn = _rows(v, ib, ih, t, rv, T, H, V)         # (BT, BV)
         bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
         kd = (kn * tl.exp(blast - bn)[:, None]).to(vn.dtype)  # decay from each step to chunk end
         h = h * tl.exp(blast) + tl.dot(tl.trans(kd), vn)
@@ -72,18 +84,18 @@ def _out_fwd(q, k, v, b, hs, o, scale, T, H, K, V, NT: tl.constexpr, BT: tl.cons
     rt, rk, rv = tl.arange(0, BT), tl.arange(0, BK), iv * BV + tl.arange(0, BV)
     t = n * BT + rt
     mt = t < T
-    qn, kn = _rows(q, ib, ih, t, rk, T, H, K, mt), _rows(k, ib, ih, t, rk, T, H, K, mt)
-    vn = _rows(v, ib, ih, t, rv, T, H, V, mt)
+    qn, kn = _rows(q, ib, ih, t, rk, T, H, K), _rows(k, ib, ih, t, rk, T, H, K)
+    vn = _rows(v, ib, ih, t, rv, T, H, V)
     bn, _ = _chunk_gates(b, ib, ih, n, t, T, H, BT)
-    hn = tl.load(hs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :],
-                 mask=(rk[:, None] < K) & (rv[None, :] < V), other=0.)
+    offs, mask = _state_tile(bh, n, rk, rv, NT, K, V)
+    hn = tl.load(hs + offs, mask=mask, other=0.)
     acc = tl.dot((qn * tl.exp(bn)[:, None]).to(vn.dtype), hn.to(vn.dtype))   # carried state
     # in-chunk part; padded rows (t >= T) are masked too, or exp(0 - b_j) could overflow
     keep = (rt[:, None] >= rt[None, :]) & mt[:, None]
     A = tl.dot(qn, tl.trans(kn)) * tl.exp(tl.where(keep, bn[:, None] - bn[None, :], float("-inf")))
     acc += tl.dot(A.to(vn.dtype), vn)
-    tl.store(o + ((ib * T + t[:, None]) * H + ih) * V + rv[None, :], (acc * scale).to(o.dtype.element_ty),
-             mask=mt[:, None] & (rv[None, :] < V))
+    offs, mask = _row_tile(ib, ih, t, rv, T, H, V)
+    tl.store(o + offs, (acc * scale).to(o.dtype.element_ty), mask=mask)
 
 
 @triton.jit
@@ -96,10 +108,10 @@ def _states_bwd(q, do, b, dhs, scale, T, H, K, V, NT: tl.constexpr, BT: tl.const
     for i in range(NT):
         n = NT - 1 - i
         t = n * BT + rt
-        tl.store(dhs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], dh,
-                 mask=(rk[:, None] < K) & (rv[None, :] < V))
-        qn = _rows(q, ib, ih, t, rk, T, H, K, t < T)
-        don = _rows(do, ib, ih, t, rv, T, H, V, t < T)
+        offs, mask = _state_tile(bh, n, rk, rv, NT, K, V)
+        tl.store(dhs + offs, dh, mask=mask)
+        qn = _rows(q, ib, ih, t, rk, T, H, K)
+        don = _rows(do, ib, ih, t, rv, T, H, V)
         bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
         qg = (qn * (tl.exp(bn) * scale)[:, None]).to(don.dtype)
         dh = dh * tl.exp(blast) + tl.dot(tl.trans(qg), don)
@@ -113,7 +125,7 @@ def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT: tl.co
     rt, rk = tl.arange(0, BT), tl.arange(0, BK)
     t = n * BT + rt
     mt = t < T
-    qn, kn = _rows(q, ib, ih, t, rk, T, H, K, mt), _rows(k, ib, ih, t, rk, T, H, K, mt)
+    qn, kn = _rows(q, ib, ih, t, rk, T, H, K), _rows(k, ib, ih, t, rk, T, H, K)
     bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
     keep = (rt[:, None] >= rt[None, :]) & mt[:, None]
     D = tl.exp(tl.where(keep, bn[:, None] - bn[None, :], float("-inf"))) * scale   # (BT, BT)
@@ -124,22 +136,21 @@ def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT: tl.co
     dk_h = tl.zeros((BT, BK), dtype=tl.float32)             # v dh_n^T
     for iv in range(NV):
         rv = iv * BV + tl.arange(0, BV)
-        vn, don = _rows(v, ib, ih, t, rv, T, H, V, mt), _rows(do, ib, ih, t, rv, T, H, V, mt)
-        hmask = (rk[:, None] < K) & (rv[None, :] < V)
-        hn = tl.load(hs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], mask=hmask, other=0.)
-        dhn = tl.load(dhs + ((bh * NT + n) * K + rk[:, None]) * V + rv[None, :], mask=hmask, other=0.)
+        vn, don = _rows(v, ib, ih, t, rv, T, H, V), _rows(do, ib, ih, t, rv, T, H, V)
+        offs, mask = _state_tile(bh, n, rk, rv, NT, K, V)
+        hn, dhn = tl.load(hs + offs, mask=mask, other=0.), tl.load(dhs + offs, mask=mask, other=0.)
         dA += tl.dot(don, tl.trans(vn))
         dq_h += tl.dot(don, tl.trans(hn.to(don.dtype)))
         dk_h += tl.dot(vn, tl.trans(dhn.to(vn.dtype)))
         dvn = tl.dot(tl.trans(A.to(don.dtype)), don) + tl.dot(kd.to(vn.dtype), dhn.to(vn.dtype))
-        tl.store(dv + ((ib * T + t[:, None]) * H + ih) * V + rv[None, :], dvn.to(dv.dtype.element_ty),
-                 mask=mt[:, None] & (rv[None, :] < V))
+        offs, mask = _row_tile(ib, ih, t, rv, T, H, V)
+        tl.store(dv + offs, dvn.to(dv.dtype.element_ty), mask=mask)
     dS = dA * D                                             # d loss / d(q_i . k_j)
     dqn = dq_h * (tl.exp(bn) * scale)[:, None] + tl.dot(dS.to(kn.dtype), kn)
     dkn = dk_h * tl.exp(blast - bn)[:, None] + tl.dot(tl.trans(dS.to(qn.dtype)), qn)
-    out = ((ib * T + t[:, None]) * H + ih) * K + rk[None, :]
-    tl.store(dq + out, dqn.to(dq.dtype.element_ty), mask=mt[:, None] & (rk[None, :] < K))
-    tl.store(dk + out, dkn.to(dk.dtype.element_ty), mask=mt[:, None] & (rk[None, :] < K))
+    offs, mask = _row_tile(ib, ih, t, rk, T, H, K)
+    tl.store(dq + offs, dqn.to(dq.dtype.element_ty), mask=mask)
+    tl.store(dk + offs, dkn.to(dk.dtype.element_ty), mask=mask)
     tl.store(dG + (ib * T + t) * H + ih, tl.sum(qn.to(tl.float32) * dqn - kn.to(tl.float32) * dkn, 1), mask=mt)
 
 

@@ -124,7 +124,7 @@ def _pad_last(x, size):
 def mlstm_gla(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
               backend="torch", chunk_size=64, align=None):
     """``mlstm_recurrent`` as one ``simple_gla`` call (see the module docstring); same
-    arguments and results. ``backend`` is passed to ``simple_gla`` (``fla`` on CUDA).
+    arguments and results. ``backend`` is passed to ``simple_gla`` (``fla`` or ``triton`` on CUDA).
     The final state is exact while the input gates of one sequence span < ~80 in log
     space (beyond that exp(m_T - M) underflows in fp32); training needs no state.
 
@@ -147,7 +147,7 @@ def mlstm_gla(q, k, v, i, f, scale=None, initial_state=None, output_final_state=
     S0 = None
     if initial_state is not None:                                  # C^u_0 = C0 exp(m0), scaled by exp(-M)
         S0 = torch.cat([C0, n0[..., None]], dim=-1) * (m0 - M).exp()[..., None, None]
-        S0 = _pad_last(_pad_last(S0, Vp).transpose(-1, -2), Kp).transpose(-1, -2)
+        S0 = F.pad(S0, (0, Vp - V - 1, 0, Kp - K))               # (B, H, Kp, Vp)
     o, S = simple_gla(_pad_last(q, Kp), _pad_last(kk, Kp), va, logf, scale=scale, initial_state=S0,
                       output_final_state=output_final_state, backend=backend, chunk_size=chunk_size)
     o = o.to(acc)
