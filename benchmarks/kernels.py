@@ -25,6 +25,7 @@ import importlib
 
 G = importlib.import_module("babybench.models.kernels.gla")
 M = importlib.import_module("babybench.models.kernels.mlstm")
+triton_available = importlib.import_module("babybench.models.kernels").triton_available
 
 # (op, heads, key dim, value dim) at the 30m preset (d_model 512):
 #   HGRN2: expand_ratio 128 -> 4 heads of 128 x 128
@@ -56,24 +57,32 @@ def forms(op):
                "torch-gla": wrap(M.mlstm_gla)}
         if torch.cuda.is_available() and G.fla_available():
             out["fla"] = wrap(lambda *a, **kw: M.mlstm_gla(*a, **kw, backend="fla"))
+        if torch.cuda.is_available() and triton_available():       # stateless: no final state
+            out["triton"] = lambda *a: (M.mlstm_gla(*a, backend="triton")[0], None)
         return out
     ref, chunked, disp = (getattr(G, f"{op}_recurrent"), getattr(G, f"{op}_chunked"), getattr(G, op))
     out = {"recurrent": lambda *a: ref(*a, output_final_state=True),
            "torch": lambda *a: chunked(*a, output_final_state=True)}
     if torch.cuda.is_available() and G.fla_available():
         out["fla"] = lambda *a: disp(*a, output_final_state=True, backend="fla")
+    if op == "simple_gla" and torch.cuda.is_available() and triton_available():
+        out["triton"] = lambda *a: (disp(*a, backend="triton")[0], None)
     return out
 
 
 def run(fn, inputs, do):
     xs = [x.detach().requires_grad_() for x in inputs]
     o, S = fn(*xs)
-    ((o.float() * do).sum() + S.float().sum() * 1e-3).backward()
-    return [o.float(), S.float()] + [x.grad.float() for x in xs]
+    loss = (o.float() * do).sum()
+    if S is not None:                       # a stateless form (triton) is compared without it
+        loss = loss + S.float().sum() * 1e-3
+    loss.backward()
+    return [o.float(), None if S is None else S.float()] + [x.grad.float() for x in xs]
 
 
-def rel_err(a, b):
-    return max(((x - y).norm() / y.norm().clamp_min(1e-12)).item() for x, y in zip(a, b))
+def rel_errs(a, b):
+    """Relative L2 error of each result (out, state, input grads); None where a form has none."""
+    return [None if x is None else ((x - y).norm() / y.norm().clamp_min(1e-12)).item() for x, y in zip(a, b)]
 
 
 def bench_ms(fn, inputs, do, cuda):
@@ -97,6 +106,7 @@ def main():
     ap.add_argument("--B", type=int, default=None)
     ap.add_argument("--T", type=int, default=None)
     ap.add_argument("--skip-recurrent-timing", action="store_true")
+    ap.add_argument("--ops", default="gla,simple_gla,mlstm", help="comma-separated subset of the ops")
     args = ap.parse_args()
     cuda = torch.cuda.is_available() and not args.tiny
     device = "cuda" if cuda else "cpu"
@@ -107,6 +117,8 @@ def main():
           f"B={B} T={T} fla={'yes' if G.fla_available() else 'no'} torch={torch.__version__}")
     rows = []
     for op, H, K, V in SHAPES:
+        if op not in args.ops.split(","):
+            continue
         if not cuda:
             H, K, V = 2, 32, 32
         inputs = make_inputs(op, B, T, H, K, V, dtype, device)
@@ -114,11 +126,14 @@ def main():
         fs = forms(op)
         ref = run(fs["recurrent"], [x.float() for x in inputs], do)  # fp32 reference
         for name, fn in fs.items():
-            err = rel_err(run(fn, inputs, do), ref)
+            errs = rel_errs(run(fn, inputs, do), ref)
+            err = max(e for e in errs if e is not None)
             ms = float("nan") if (name == "recurrent" and args.skip_recurrent_timing) \
                 else bench_ms(fn, inputs, do, cuda)
             rows.append((op, f"H={H} K={K} V={V}", name, err, ms))
-            print(f"  {op:10s} {name:9s} rel_err={err:.2e}  fwd+bwd={ms:.2f} ms", flush=True)
+            each = " ".join(f"{n}={'-' if e is None else f'{e:.1e}'}" for n, e in
+                            zip(["out", "state"] + [f"d{i}" for i in range(len(inputs))], errs))
+            print(f"  {op:10s} {name:9s} rel_err={err:.2e} ({each})  fwd+bwd={ms:.2f} ms", flush=True)
     print("\n| op | shape | backend | max rel. error vs fp32 recurrent (out, state, grads) | fwd+bwd ms |")
     print("|---|---|---|---|---|")
     for op, shape, name, err, ms in rows:

@@ -83,17 +83,24 @@ def triton_available() -> bool:
     return True
 
 
+def triton_chunk_ok(chunk_size: int) -> bool:
+    """True when the Triton kernel takes this chunk length: a power of 2, at least 16."""
+    return chunk_size >= 16 and not chunk_size & (chunk_size - 1)
+
+
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
     """Map ``auto|torch|fla|triton`` to the form to run for input ``x``: ``recurrent`` for
-    T == 1 (decoding); ``fla`` or ``triton`` only when asked for (each needs CUDA and its
-    package); else ``chunked``. ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide.
-    ``triton`` is babybench's own scalar-decay kernel (:mod:`.gla_triton`, not yet timed on
-    a GPU); the ops without one (vector-decay GLA) run chunked under it.
+    T == 1 (decoding); ``fla`` or ``triton`` on CUDA where asked for (each needs its package);
+    else ``chunked``. ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide.
 
-    ``auto`` means the chunked PyTorch form on every device: on an H100 (30m shapes,
-    compiled) it trained HGRN2 faster than fla's ``chunk_gla`` (473k vs 407k tok/s),
-    and fla's Triton autotuning costs minutes per new shape on a fresh machine
-    (benchmarks/README.md)."""
+    ``auto`` means babybench's own Triton kernel (:mod:`.gla_triton`) on CUDA when triton
+    imports, else the chunked PyTorch form. The kernel covers the stateless scalar-decay
+    scan (Mamba-2's SSD, the mLSTM cell in GLA form) and there trained 30m Mamba-2 1.46x
+    and xLSTM 1.49x faster than the chunked form on an H200 (benchmarks/README.md); every
+    call it does not cover (a state in or out, vector decays) runs chunked. fla is never
+    chosen by ``auto``: its HGRN2 kernel trained slower than the chunked form on an H100,
+    its gated backward is wrong on Hopper with Triton 3.6, and its autotuning costs minutes
+    per new shape on a fresh machine."""
     if backend == "auto":
         backend = os.environ.get("BABYBENCH_KERNEL_BACKEND", "auto")
     if backend not in BACKENDS:
@@ -110,7 +117,7 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
             raise BabybenchError("backend 'triton' needs CUDA and the triton package (it comes with "
                                  "CUDA builds of torch); or set backend=auto")
         return "triton"
-    return "chunked"
+    return "triton" if backend == "auto" and x.is_cuda and triton_available() else "chunked"
 
 
 # ----------------------------------------------------------------------------
@@ -281,7 +288,10 @@ def simple_gla(q, k, v, g, scale=None, initial_state=None, output_final_state=Fa
     form = resolve_backend(backend, q)
     if form == "fla":
         return _fla_simple_gla(q, k, v, g, scale, initial_state, output_final_state)
-    if form == "triton" and initial_state is None and not output_final_state:  # the kernel keeps no state
+    # the kernel keeps no state, and takes chunks of a power of 2 (a bad size errors only when
+    # the kernel was asked for by name)
+    if form == "triton" and initial_state is None and not output_final_state and (
+            backend == "triton" or triton_chunk_ok(chunk_size)):
         from babybench.models.kernels.gla_triton import simple_gla_triton
         dt = v.dtype
         return simple_gla_triton(q.to(dt), k.to(dt), v, g.float(), scale, chunk_size), None

@@ -16,10 +16,11 @@ Per chunk of BT steps, with b the in-chunk cumsum of g (so every exp below is of
 The states are kept in fp32 (B * H, N, K, V); matmul operands take the inputs' dtype and
 accumulate in fp32. Layout (B, T, H, D), contiguous; g (B, T, H) fp32 log decay <= 0.
 
-Status: the kernels match ``simple_gla_recurrent`` (outputs and all gradients, ~1e-6 in
-fp32) under Triton's CPU interpreter (``TRITON_INTERPRET=1``, tests/models/
-test_kernels_gla_triton.py). They have not yet been compiled or timed on a GPU, so
-``backend: auto`` never picks them; ``backend: triton`` asks for them.
+Checks: the kernels match ``simple_gla_recurrent`` (outputs and all gradients, ~1e-6 in
+fp32) under Triton's CPU interpreter (``TRITON_INTERPRET=1``) and the chunked form in bf16
+on a GPU (tests/models/test_kernels_gla_triton.py). The chunk loops run to a run-time
+bound, so one compiled kernel serves every sequence length. ``backend: auto`` picks them on
+CUDA (see ``gla.resolve_backend``); benchmarks/gla_triton_sweep.py times launch settings.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import triton
 import triton.language as tl
 
 from babybench.errors import BabybenchError
+from babybench.models.kernels.gla import triton_chunk_ok
 
 
 @triton.jit
@@ -59,13 +61,14 @@ def _chunk_gates(b, ib, ih, n, t, T, H, BT: tl.constexpr):
 
 
 @triton.jit
-def _states_fwd(k, v, b, hs, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr,
+def _states_fwd(k, v, b, hs, T, H, K, V, NT, BT: tl.constexpr, BK: tl.constexpr,
                 BV: tl.constexpr):
     iv, bh = tl.program_id(0), tl.program_id(1)             # (V block, batch * head)
     ib, ih = bh // H, bh % H
     rt, rk, rv = tl.arange(0, BT), tl.arange(0, BK), iv * BV + tl.arange(0, BV)
     h = tl.zeros((BK, BV), dtype=tl.float32)                # the state, carried across chunks
-    for n in range(NT):
+    n = 0
+    while n < NT:
         t = n * BT + rt
         offs, mask = _state_tile(bh, n, rk, rv, NT, K, V)
         tl.store(hs + offs, h, mask=mask)
@@ -74,10 +77,11 @@ def _states_fwd(k, v, b, hs, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr, BK:
         bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
         kd = (kn * tl.exp(blast - bn)[:, None]).to(vn.dtype)  # decay from each step to chunk end
         h = h * tl.exp(blast) + tl.dot(tl.trans(kd), vn)
+        n += 1
 
 
 @triton.jit
-def _out_fwd(q, k, v, b, hs, o, scale, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr,
+def _out_fwd(q, k, v, b, hs, o, scale, T, H, K, V, NT, BT: tl.constexpr,
              BK: tl.constexpr, BV: tl.constexpr):
     iv, n, bh = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     ib, ih = bh // H, bh % H
@@ -99,14 +103,14 @@ def _out_fwd(q, k, v, b, hs, o, scale, T, H, K, V, NT: tl.constexpr, BT: tl.cons
 
 
 @triton.jit
-def _states_bwd(q, do, b, dhs, scale, T, H, K, V, NT: tl.constexpr, BT: tl.constexpr, BK: tl.constexpr,
+def _states_bwd(q, do, b, dhs, scale, T, H, K, V, NT, BT: tl.constexpr, BK: tl.constexpr,
                 BV: tl.constexpr):
     iv, bh = tl.program_id(0), tl.program_id(1)
     ib, ih = bh // H, bh % H
     rt, rk, rv = tl.arange(0, BT), tl.arange(0, BK), iv * BV + tl.arange(0, BV)
     dh = tl.zeros((BK, BV), dtype=tl.float32)               # no final-state gradient
-    for i in range(NT):
-        n = NT - 1 - i
+    n = NT - 1
+    while n >= 0:
         t = n * BT + rt
         offs, mask = _state_tile(bh, n, rk, rv, NT, K, V)
         tl.store(dhs + offs, dh, mask=mask)
@@ -115,10 +119,11 @@ def _states_bwd(q, do, b, dhs, scale, T, H, K, V, NT: tl.constexpr, BT: tl.const
         bn, blast = _chunk_gates(b, ib, ih, n, t, T, H, BT)
         qg = (qn * (tl.exp(bn) * scale)[:, None]).to(don.dtype)
         dh = dh * tl.exp(blast) + tl.dot(tl.trans(qg), don)
+        n -= 1
 
 
 @triton.jit
-def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT: tl.constexpr,
+def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT,
            BT: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr, NV: tl.constexpr):
     n, bh = tl.program_id(0), tl.program_id(1)
     ib, ih = bh // H, bh % H
@@ -154,6 +159,12 @@ def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT: tl.co
     tl.store(dG + (ib * T + t) * H + ih, tl.sum(qn.to(tl.float32) * dqn - kn.to(tl.float32) * dkn, 1), mask=mt)
 
 
+# Launch settings per kernel. _grads holds about ten (BT, BK) / (BT, BT) fp32 tiles at once
+# (eight warps), and one software-pipelining stage keeps its loop over value blocks within
+# Hopper's 227 KiB of shared memory at K = 128 (three stages asked for 252 KiB).
+LAUNCH = {"_states_fwd": {}, "_out_fwd": {}, "_states_bwd": {}, "_grads": {"num_warps": 8, "num_stages": 1}}
+
+
 def _chunk_cumsum(g, BT):
     """In-chunk cumsum of g (B, T, H) in fp32, chunks of BT steps from t = 0."""
     B, T, H = g.shape
@@ -176,9 +187,10 @@ class _SimpleGLA(torch.autograd.Function):
         B, T, H, K, V, NT, BK, BV, NV = _sizes(q, v, BT)
         b = _chunk_cumsum(g, BT)                            # (B, T, H) fp32
         hs = torch.empty(B * H, NT, K, V, device=q.device, dtype=torch.float32)
-        _states_fwd[(NV, B * H)](k, v, b, hs, T, H, K, V, NT, BT=BT, BK=BK, BV=BV)
+        _states_fwd[(NV, B * H)](k, v, b, hs, T, H, K, V, NT, BT=BT, BK=BK, BV=BV, **LAUNCH["_states_fwd"])
         o = torch.empty_like(v)
-        _out_fwd[(NV, NT, B * H)](q, k, v, b, hs, o, scale, T, H, K, V, NT, BT=BT, BK=BK, BV=BV)
+        _out_fwd[(NV, NT, B * H)](q, k, v, b, hs, o, scale, T, H, K, V, NT, BT=BT, BK=BK, BV=BV,
+                                  **LAUNCH["_out_fwd"])
         ctx.save_for_backward(q, k, v, b, hs)
         ctx.scale, ctx.BT = scale, BT
         return o
@@ -189,19 +201,19 @@ class _SimpleGLA(torch.autograd.Function):
         B, T, H, K, V, NT, BK, BV, NV = _sizes(q, v, ctx.BT)
         do = do.contiguous()
         dhs = torch.empty_like(hs)
-        _states_bwd[(NV, B * H)](q, do, b, dhs, ctx.scale, T, H, K, V, NT, BT=ctx.BT, BK=BK, BV=BV)
+        _states_bwd[(NV, B * H)](q, do, b, dhs, ctx.scale, T, H, K, V, NT, BT=ctx.BT, BK=BK, BV=BV,
+                                 **LAUNCH["_states_bwd"])
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         dG = torch.empty(B, T, H, device=q.device, dtype=torch.float32)
-        # eight warps: this program holds about ten (BT, BK) / (BT, BT) fp32 tiles at once
         _grads[(NT, B * H)](q, k, v, b, do, hs, dhs, dq, dk, dv, dG, ctx.scale, T, H, K, V, NT,
-                            BT=ctx.BT, BK=BK, BV=BV, NV=NV, num_warps=8)
+                            BT=ctx.BT, BK=BK, BV=BV, NV=NV, **LAUNCH["_grads"])
         return dq, dk, dv, dG.flip(1).cumsum(1).flip(1), None, None
 
 
 def simple_gla_triton(q, k, v, g, scale=None, chunk_size=64):
     """``simple_gla_chunked`` without states, in Triton. q, k (B, T, H, K); v (B, T, H, V);
     g (B, T, H) log decay. ``chunk_size`` must be a power of 2 >= 16. Returns o (B, T, H, V)."""
-    if chunk_size < 16 or chunk_size & (chunk_size - 1):
+    if not triton_chunk_ok(chunk_size):
         raise BabybenchError(f"backend 'triton' needs model.chunk_size to be a power of 2 >= 16, "
                              f"not {chunk_size}; set e.g. model.chunk_size=64")
     scale = q.shape[-1] ** -0.5 if scale is None else scale

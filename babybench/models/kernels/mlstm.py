@@ -168,9 +168,9 @@ GLA_MAX_SPAN = 60.0
 
 def mlstm(q, k, v, i, f, scale=None, initial_state=None, output_final_state=False,
           backend="auto", chunk_size=64, gate_softcap=0.0):
-    """Dispatch: the recurrent step for T == 1 (decoding), ``mlstm_gla`` on fla's or
-    babybench's Triton kernel where ``backend`` resolves to one (CUDA), else a chunked
-    PyTorch form.
+    """Dispatch: the recurrent step for T == 1 (decoding); ``mlstm_gla`` on fla's or
+    babybench's Triton kernel where ``backend`` resolves to one (CUDA; under ``auto`` only
+    for capped gates, below), else a chunked PyTorch form.
 
     ``gate_softcap``: the cap the gate pre-activations went through (0 = none). Capped
     gates keep i~ and every m_t inside (-cap, cap), so when 2 * cap <= GLA_MAX_SPAN the
@@ -179,8 +179,9 @@ def mlstm(q, k, v, i, f, scale=None, initial_state=None, output_final_state=Fals
     form = resolve_backend(backend, q)
     if form == "recurrent":
         return mlstm_recurrent(q, k, v, i, f, scale, initial_state, output_final_state)
-    if form in ("fla", "triton"):
+    capped = 0 < gate_softcap and 2 * gate_softcap <= GLA_MAX_SPAN
+    if form == "fla" or (form == "triton" and (capped or backend == "triton")):   # asked for, or safe
         return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, form, chunk_size)
-    if 0 < gate_softcap and 2 * gate_softcap <= GLA_MAX_SPAN:
+    if capped:
         return mlstm_gla(q, k, v, i, f, scale, initial_state, output_final_state, "torch", chunk_size)
     return mlstm_chunked(q, k, v, i, f, scale, initial_state, output_final_state, chunk_size)
