@@ -166,6 +166,16 @@ class MLSTMBlock(nn.Module):
         return (D * 2 * di + di * (o.d_conv + 1) + 3 * di * o.qkv_block
                 + 2 * (3 * di * H + H) + 2 * di + di * D)
 
+    def gate_preacts(self, q, k, v):
+        """The input and forget gates' pre-activations, ``igate`` / ``fgate`` (Linear(3 di, H))
+        of ``cat([q, k, v])``, as one 2H-wide product per part summed in fp32 (or wider), so the
+        3 di-wide concatenation is never built (forward or backward)."""
+        acc = torch.promote_types(q.dtype, torch.float32)
+        W = torch.cat([self.igate.weight, self.fgate.weight])       # (2H, 3 di)
+        b = torch.cat([self.igate.bias, self.fgate.bias]).to(acc)
+        g = sum(F.linear(x, w).to(acc) for x, w in zip((q, k, v), W.split(self.di, dim=1))) + b
+        return g.chunk(2, dim=-1)
+
     def forward(self, u, state=None, return_state=False):  # u: (B, T, D)
         B, T, _ = u.shape
         H, di = self.n_heads, self.di
@@ -175,8 +185,7 @@ class MLSTMBlock(nn.Module):
         xc, conv_state = causal_conv1d(xm, self.conv_weight, self.conv_bias, conv_state)
         xc = F.silu(xc)
         q, k, v = self.q_proj(xc), self.k_proj(xc), self.v_proj(xm)
-        qkv = torch.cat([q, k, v], dim=-1)
-        ig, fg = self.igate(qkv).to(acc), self.fgate(qkv).to(acc)   # (B, T, H)
+        ig, fg = self.gate_preacts(q, k, v)                         # (B, T, H) each, fp32
         if self.gate_softcap > 0:
             ig, fg = (self.gate_softcap * torch.tanh(g / self.gate_softcap) for g in (ig, fg))
         h, cell_state = mlstm(*(t.view(B, T, H, di // H) for t in (q, k, v)), ig, fg,

@@ -61,6 +61,19 @@ def test_capped_mlstm_block_state_continuation():
     torch.testing.assert_close(torch.cat(ys, 1), y, rtol=1e-8, atol=1e-9)
 
 
+def test_mlstm_gate_preacts_match_linear_of_concatenation():
+    """The gates' split products equal ``igate`` / ``fgate`` applied to ``cat([q, k, v])``."""
+    torch.manual_seed(0)
+    mixer = MIXERS.get("x")(_cfg("x"), 0).double()
+    for gate in (mixer.igate, mixer.fgate):
+        torch.nn.init.normal_(gate.weight)                  # zero at init: that would hide an error
+    q, k, v = (torch.randn(2, 5, mixer.di, dtype=torch.float64) for _ in range(3))
+    ig, fg = mixer.gate_preacts(q, k, v)
+    qkv = torch.cat([q, k, v], dim=-1)
+    torch.testing.assert_close(ig, mixer.igate(qkv))
+    torch.testing.assert_close(fg, mixer.fgate(qkv))
+
+
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.bfloat16, 1e-2)], ids=["fp64", "bf16"])
 @pytest.mark.parametrize("form", ["block_diag_products", "block_diag_einsum", "block_diag_dense"])
 def test_block_diag_forms_match_dense_reference(form, dtype, tol):
