@@ -155,3 +155,37 @@ def test_auto_models_on_gpu_as_accurate_as_the_torch_backend():
         # backends on an H200), so the means are compared, and the logits
         assert e_fast[0] <= 2 * e_torch[0], (family, e_fast[0], e_torch[0])
         assert sum(e_fast) <= 1.25 * sum(e_torch), (family, sum(e_fast) / len(e_fast), sum(e_torch) / len(e_torch))
+
+
+def test_auto_needs_hopper_class_shared_memory(monkeypatch):
+    """``auto`` picks the kernel only on GPUs with H100-class shared memory; the lookup is
+    taken as a constant under ``torch.compile`` (a plain call into triton's driver would
+    break the graph of every mixer), and an unreadable device reads as 0 (no kernel)."""
+    G = importlib.import_module("babybench.models.kernels.gla")
+    monkeypatch.setattr(G, "triton_available", lambda: True)
+    fake = type("FakeCuda", (), {"is_cuda": True, "device": torch.device("cpu"), "shape": (1, 4, 1)})()
+    for shared, want in ((G.TRITON_AUTO_MIN_SHARED, "triton"), (163 * 1024, "chunked")):
+        monkeypatch.setattr(G, "_shared_mem_per_block", lambda index, s=shared: s)
+        assert G.resolve_backend("auto", fake) == want
+    monkeypatch.undo()
+    if importlib.util.find_spec("triton") is not None and not torch.cuda.is_available():
+        f = torch.compile(lambda x: x * 2 if G._shared_mem_per_block(0) > 0 else x + 1, fullgraph=True,
+                          backend="eager")
+        assert torch.equal(f(torch.ones(2)), torch.full((2,), 2.0))     # no CUDA driver: 0
+
+
+@pytest.mark.gpu
+def test_auto_mixers_compile_to_one_graph_on_gpu():
+    """Under ``torch.compile`` on CUDA, the Mamba-2 and mLSTM mixers on ``auto`` (the kernel
+    and its shared-memory check included) trace without a graph break."""
+    if not (torch.cuda.is_available() and triton_available()):
+        pytest.skip("needs CUDA and triton")
+    from babybench.models import MIXERS, ModelConfig
+    for char in ("m", "x"):
+        cfg = ModelConfig(vocab_size=97, d_model=64, n_heads=4, n_layers=1, pattern=char,
+                          mixer_options={"x": {"gate_softcap": 15.0}})
+        mixer = MIXERS.get(char)(cfg, 0).cuda()
+        x = torch.randn(2, 128, 64, device="cuda", requires_grad=True)
+        torch._dynamo.reset()
+        explained = torch._dynamo.explain(mixer)(x)
+        assert explained.graph_break_count == 0, (char, explained.break_reasons)

@@ -83,6 +83,35 @@ def triton_available() -> bool:
     return True
 
 
+#: ``auto`` runs the Triton kernel only on GPUs with at least this much shared memory per block
+#: (H100 / H200 / B200: 227 KiB), the class it was measured on. Smaller ones (A100: 163 KiB,
+#: consumer cards: ~100 KiB) have not been checked to fit it, so they run chunked unless
+#: ``backend: triton`` asks for the kernel.
+TRITON_AUTO_MIN_SHARED = 227 * 1024
+
+
+_SHARED_MEM: dict[int, int] = {}
+
+
+@torch.compiler.assume_constant_result      # run once while tracing, not a graph break
+def _shared_mem_per_block(device_index: int) -> int:
+    """Triton's own figure (the opt-in maximum it compiles against); 0 if it cannot be read."""
+    if device_index not in _SHARED_MEM:
+        try:
+            from triton.runtime import driver
+            props = driver.active.utils.get_device_properties(device_index)
+            _SHARED_MEM[device_index] = int(props["max_shared_mem"])
+        except Exception:  # noqa: BLE001 - an unreadable device means "do not pick the kernel"
+            _SHARED_MEM[device_index] = 0
+    return _SHARED_MEM[device_index]
+
+
+def triton_auto_ok(x: torch.Tensor) -> bool:
+    """True where ``auto`` picks the Triton kernel for ``x``: CUDA, triton, a large shared memory."""
+    return (x.is_cuda and triton_available()
+            and _shared_mem_per_block(x.device.index or 0) >= TRITON_AUTO_MIN_SHARED)
+
+
 def triton_chunk_ok(chunk_size: int) -> bool:
     """True when the Triton kernel takes this chunk length: a power of 2, at least 16."""
     return chunk_size >= 16 and not chunk_size & (chunk_size - 1)
@@ -94,7 +123,8 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
     else ``chunked``. ``$BABYBENCH_KERNEL_BACKEND`` replaces ``auto`` process-wide.
 
     ``auto`` means babybench's own Triton kernel (:mod:`.gla_triton`) on CUDA when triton
-    imports, else the chunked PyTorch form. The kernel covers the stateless scalar-decay
+    imports and the GPU has Hopper-class shared memory (:data:`TRITON_AUTO_MIN_SHARED`), else
+    the chunked PyTorch form. The kernel covers the stateless scalar-decay
     scan (Mamba-2's SSD, the mLSTM cell in GLA form) and there trained 30m Mamba-2 1.46x
     and xLSTM 1.49x faster than the chunked form on an H200 (benchmarks/README.md); every
     call it does not cover (a state in or out, vector decays) runs chunked. fla is never
@@ -117,7 +147,7 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
             raise BabybenchError("backend 'triton' needs CUDA and the triton package (it comes with "
                                  "CUDA builds of torch); or set backend=auto")
         return "triton"
-    return "triton" if backend == "auto" and x.is_cuda and triton_available() else "chunked"
+    return "triton" if backend == "auto" and triton_auto_ok(x) else "chunked"
 
 
 # ----------------------------------------------------------------------------
