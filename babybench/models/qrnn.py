@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from babybench.errors import BabybenchError
 from babybench.models.config import ModelConfig
+from babybench.models.kernels.gla import resolve_backend
 from babybench.models.mixers import MIXERS
 
 _TINY = 1e-30  # floor before log(); contributes < 1e-30 to any state
@@ -93,21 +94,15 @@ def _fpool_fla(log_f, u, h0=None):
     return out, hT
 
 
-def _fla_available() -> bool:
-    try:
-        import fla.ops.hgrn  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
 @MIXERS.register("q")
 class QRNN(nn.Module):
     """QRNN layer: width-w causal conv -> (z, f, o) -> f-pooling -> output gate -> projection.
 
     Options (``mixer_options["q"]``): ``width`` (conv width, 2), ``expand`` (hidden
     width as a multiple of d_model, 1), ``impl`` (``auto``, ``chunked``,
-    ``recurrent`` or ``fla``; ``auto`` follows ``cfg.backend``).
+    ``recurrent`` or ``fla``; ``auto`` follows ``cfg.backend`` through ``resolve_backend``:
+    fla's ``fused_recurrent_hgrn`` when it is ``fla``, else the chunked form, and the step for
+    decoding).
     """
 
     def __init__(self, cfg: ModelConfig, layer_idx: int):
@@ -128,9 +123,9 @@ class QRNN(nn.Module):
 
     def _scan(self, log_f, u, h0):
         impl = self.impl
-        if impl == "auto":
-            use_fla = self.backend != "torch" and log_f.is_cuda and _fla_available()
-            impl = "recurrent" if log_f.shape[1] == 1 else ("fla" if use_fla else "chunked")
+        if impl == "auto":   # as every recurrent mixer: fla only when cfg.backend asks for it
+            form = resolve_backend(self.backend, log_f)
+            impl = form if form in ("recurrent", "fla") else "chunked"   # no Triton kernel of its own
         if impl == "fla":
             return _fpool_fla(log_f, u, h0)
         if impl == "recurrent":

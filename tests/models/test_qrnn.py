@@ -1,5 +1,7 @@
 """QRNN f-pooling: the chunked log-space scan against the step-by-step reference."""
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -69,3 +71,23 @@ def test_bad_impl_is_one_line_error():
         QRNN(ModelConfig(mixer_options={"q": {"impl": "cuda"}}), 0)
     with pytest.raises(BabybenchError, match="did you mean 'width'"):
         QRNN(ModelConfig(mixer_options={"q": {"widht": 3}}), 0)
+
+
+def test_auto_impl_follows_the_kernel_backend(monkeypatch):
+    """``impl: auto`` takes fla's kernel only where ``backend`` resolves to ``fla`` (as the other
+    mixers do), the chunked form for ``triton`` (QRNN has no kernel of its own) and otherwise,
+    and the step for decoding."""
+    Q = importlib.import_module("babybench.models.qrnn")
+    used = []
+
+    def record(name):
+        return lambda log_f, u, h0=None, *rest: used.append(name) or fpool_recurrent(log_f, u, h0)
+    for name, attr in (("fla", "_fpool_fla"), ("chunked", "fpool_chunked"), ("recurrent", "fpool_recurrent")):
+        monkeypatch.setattr(Q, attr, record(name))
+    mixer = QRNN(ModelConfig(d_model=16, n_heads=2, pattern="q", n_layers=1), 0)
+    x = torch.randn(1, 5, 16)
+    for form, want in (("fla", "fla"), ("triton", "chunked"), ("chunked", "chunked"), ("recurrent", "recurrent")):
+        monkeypatch.setattr(Q, "resolve_backend", lambda backend, t, f=form: f)
+        used.clear()
+        mixer(x)
+        assert used == [want], (form, used)
