@@ -25,7 +25,6 @@ import importlib
 
 G = importlib.import_module("babybench.models.kernels.gla")
 M = importlib.import_module("babybench.models.kernels.mlstm")
-triton_available = importlib.import_module("babybench.models.kernels").triton_available
 
 # (op, heads, key dim, value dim) at the 30m preset (d_model 512):
 #   HGRN2: expand_ratio 128 -> 4 heads of 128 x 128
@@ -57,7 +56,7 @@ def forms(op):
                "torch-gla": wrap(M.mlstm_gla)}
         if torch.cuda.is_available() and G.fla_available():
             out["fla"] = wrap(lambda *a, **kw: M.mlstm_gla(*a, **kw, backend="fla"))
-        if torch.cuda.is_available() and triton_available():       # stateless: no final state
+        if torch.cuda.is_available() and G.triton_available():       # stateless: no final state
             out["triton"] = lambda *a: (M.mlstm_gla(*a, backend="triton")[0], None)
         return out
     ref, chunked, disp = (getattr(G, f"{op}_recurrent"), getattr(G, f"{op}_chunked"), getattr(G, op))
@@ -65,7 +64,7 @@ def forms(op):
            "torch": lambda *a: chunked(*a, output_final_state=True)}
     if torch.cuda.is_available() and G.fla_available():
         out["fla"] = lambda *a: disp(*a, output_final_state=True, backend="fla")
-    if op == "simple_gla" and torch.cuda.is_available() and triton_available():
+    if op == "simple_gla" and torch.cuda.is_available() and G.triton_available():
         out["triton"] = lambda *a: (disp(*a, backend="triton")[0], None)
     return out
 

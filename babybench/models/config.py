@@ -41,7 +41,7 @@ class ModelConfig:
         backend: kernel choice for recurrent mixers: ``torch`` (chunked PyTorch; the step
             for decoding), ``fla`` (fla's Triton kernels, CUDA only), ``triton`` (babybench's
             scalar-decay Triton kernel, CUDA only) or ``auto`` (``triton`` where it applies
-            on CUDA, else ``torch``).
+            on an H100-class GPU, else ``torch``).
         chunk_size: chunk length of the chunked scalar-decay scans (Mamba-2, mLSTM,
             QRNN). HGRN2 has its own (``mixer_options.h.chunk_size``, default 32).
         init_std: std of the normal init of linear and embedding weights.
