@@ -129,8 +129,16 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DDP(self.model, device_ids=ids)
+        graphs = cfg.runtime.compile and cfg.runtime.compile_mode == "reduce-overhead"
+        if graphs and self.accum > 1:
+            raise BabybenchError(
+                f"runtime.compile_mode=reduce-overhead cannot accumulate gradients ({self.accum} micro-batches "
+                f"a step): set optim.micro_batch_size to the per-GPU batch ({self.micro * self.accum}) "
+                "or use compile_mode=default")
+        self.cuda_graphs = graphs and self.device.type == "cuda"
         if cfg.runtime.compile and self.device.type == "cuda":
-            self.train_model = torch.compile(self.train_model)
+            mode = None if cfg.runtime.compile_mode == "default" else cfg.runtime.compile_mode
+            self.train_model = torch.compile(self.train_model, mode=mode)
         self.step, self.wall_prev, self.last_dev = 0, 0.0, None
         self.ckpt_step: int | None = None
 
@@ -164,6 +172,8 @@ class Trainer:
                                             self.dist.rank, self.dist.world)
         sums: dict[str, torch.Tensor] = {}
         for j, (x, y) in enumerate(batches):
+            if self.cuda_graphs:  # a new replay: the last micro-batch's graph outputs are spent
+                torch.compiler.cudagraph_mark_step_begin()
             x = x.to(self.device, non_blocking=True)  # (b, T)
             y = y.to(self.device, non_blocking=True)  # (b, T)
             last = j == len(batches) - 1

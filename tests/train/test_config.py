@@ -42,6 +42,10 @@ def test_bad_value_is_rejected():
         load_track_config("demo", ["optim.lr=fast"], base={"model": {"family": "lstm"}})
     with pytest.raises(BabybenchError, match=r"schedule.*not one of"):
         load_track_config("demo", ["optim.schedule=linear"], base={"model": {"family": "lstm"}})
+    with pytest.raises(BabybenchError, match=r"compile_mode.*not one of"):
+        load_track_config("demo", ["runtime.compile_mode=max-autotune"], base={"model": {"family": "lstm"}})
+    cfg = load_track_config("demo", ["runtime.compile_mode=reduce-overhead"], base={"model": {"family": "lstm"}})
+    assert cfg.runtime.compile_mode == "reduce-overhead"
 
 
 def test_more_than_ten_epochs_is_rejected():

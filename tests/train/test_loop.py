@@ -176,3 +176,27 @@ def test_best_teacher_is_the_lowest_bpc_completed_lm_run_as_an_id(tmp_path, monk
     assert best_teacher("strict-small") == "strict-small/mamba-30m-s0"   # an id, not this machine's path
     with pytest.raises(BabybenchError, match="no completed lm run"):
         best_teacher("tiny-de")
+
+
+@pytest.mark.gpu
+def test_cuda_graph_training_matches_default_compile():
+    # reduce-overhead replays CUDA graphs whose outputs (loss, gradients) live in a shared
+    # memory pool; a gradient overwritten by the next replay would show up as different
+    # weights after 8 steps.
+    data = synthetic_data()
+    over = {"runtime.compile": True, "runtime.device": "cuda"}
+    plain = _params(train(small_config(run_name="compiled", **over), data=data))
+    graphs = _params(train(small_config(run_name="graphs", **over, **{"runtime.compile_mode": "reduce-overhead"}),
+                           data=data))
+    assert plain.keys() == graphs.keys()
+    for k in plain:
+        torch.testing.assert_close(graphs[k], plain[k], rtol=2e-3, atol=2e-4, msg=k)
+
+
+def test_cuda_graphs_refuse_gradient_accumulation():
+    # Accumulating into a gradient that lives in the graphs' memory pool reads it after the
+    # next replay overwrote it (torch raises deep inside backward); say so up front instead.
+    cfg = small_config(**{"optim.micro_batch_size": 2, "runtime.compile": True,
+                          "runtime.compile_mode": "reduce-overhead"})
+    with pytest.raises(BabybenchError, match=r"compile_mode=reduce-overhead.*micro_batch_size"):
+        train(cfg, data=synthetic_data())
