@@ -4,18 +4,44 @@
 
 Builds the family, runs warm-up steps (forward + backward + AdamW, bf16 autocast),
 profiles one step and prints the kernels with the most CUDA time, the number of
-kernel launches and the step's wall time. A diagnosis tool, not a benchmark.
+kernel launches, the step's (profiler-inflated) wall time, and the CUDA time and launches
+per kernel group (matmuls, Inductor's Triton kernels, babybench's scan, cuDNN, ...). The GPU's
+idle time between kernels is throughput.py's step time minus the group total. A diagnosis
+tool, not a benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
 from babybench.models import build_model
+
+
+#: Kernel-name patterns of the summary's groups, first match wins (the rest is "other").
+GROUPS = (
+    ("cuDNN LSTM", r"lstm|rnn"),
+    ("matmul (cuBLAS / CUTLASS)", r"nvjet|gemm|cutlass|sm90_|sm80_|ampere_"),
+    ("babybench Triton scan", r"^_(states_fwd|out_fwd|states_bwd|grads)$"),
+    ("attention (SDPA)", r"flash|fmha|attention"),
+    ("Inductor Triton", r"^triton_"),
+)
+
+
+def group_times(events) -> dict[str, tuple[float, int]]:
+    """CUDA ms and launches of every kernel, summed per :data:`GROUPS` entry."""
+    out = {name: [0.0, 0] for name, _ in GROUPS} | {"other": [0.0, 0]}
+    for e in events:
+        if e.device_type.name != "CUDA":
+            continue
+        name = next((g for g, pat in GROUPS if re.search(pat, e.key, re.I)), "other")
+        out[name][0] += e.self_device_time_total / 1e3
+        out[name][1] += e.count
+    return {k: (ms, n) for k, (ms, n) in out.items() if n}
 
 
 def step(model, opt, idx):
@@ -58,6 +84,13 @@ def main() -> None:
         print(f"\n## {fam} {mode} ({args.size}, B={args.batch}, T={args.seq}): step {wall * 1e3:.1f} ms "
               f"(profiled), {n_launch} kernel launches")
         print(events.table(sort_by="self_cuda_time_total", row_limit=args.top, max_name_column_width=60))
+        groups = group_times(events)
+        busy = sum(ms for ms, _ in groups.values())
+        print(f"| group | CUDA ms | launches |\n|---|---:|---:|")
+        for g, (ms, n) in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+            print(f"| {g} | {ms:.2f} | {n} |")
+        # The profiled wall time is inflated by the profiler: take idle time from throughput.py.
+        print(f"| all kernels | {busy:.2f} | {n_launch} |")
         del model, opt
         torch.cuda.empty_cache()
 

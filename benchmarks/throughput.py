@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from babybench.config import parse_overrides
 from babybench.models import build_model
 from babybench.models.sizes import MAIN_FAMILIES, make_config
 
@@ -73,7 +74,9 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     if args.compile:  # a model compiled after others in one process ran slower: start clean
         torch._dynamo.reset()
-    step_model = torch.compile(model) if args.compile else model
+    mode = None if args.compile_mode == "default" else args.compile_mode
+    step_model = torch.compile(model, mode=mode) if args.compile else model
+    graphs = args.compile and device.type == "cuda" and args.compile_mode == "reduce-overhead"
     idx = torch.randint(0, args.vocab, (args.batch, args.seq + 1), device=device)
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     cuda = device.type == "cuda"
@@ -85,6 +88,8 @@ def bench_one(name, model, args, device, peer=False) -> dict:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
         t0 = time.perf_counter()
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with amp:
             loss = _loss(step_model, idx, peer)
         loss.backward()
@@ -126,7 +131,8 @@ def _run_here(name: str, peer: bool, args, device) -> dict:
     try:
         if args.fla_unchecked and name.startswith("fla-"):
             _lift_fla_hopper_guard()
-        model = PEERS[name](args.size, args.vocab, args.seq) if peer else build_model(name, args.size, args.vocab)
+        model = (PEERS[name](args.size, args.vocab, args.seq) if peer
+                 else build_model(name, args.size, args.vocab, **parse_overrides(args.set)))
         return bench_one(name, model, args, device, peer)
     except ImportError as e:
         return {"name": name, "error": f"not installed ({e.name})"}
@@ -142,9 +148,10 @@ def _run_isolated(name: str, peer: bool, args) -> dict:
     H200 the same model compiled after others in one process trained 12-17% slower."""
     opts = {"--families": "" if peer else name, "--peers": name if peer else "", "--size": args.size,
             "--batch": args.batch, "--seq": args.seq, "--vocab": args.vocab, "--steps": args.steps,
-            "--warmup": args.warmup}
+            "--warmup": args.warmup, "--compile-mode": args.compile_mode}
     flags = [f for f, on in (("--compile", args.compile), ("--fla-unchecked", args.fla_unchecked)) if on]
-    cmd = [sys.executable, __file__, "--in-process", *flags, *(str(x) for kv in opts.items() for x in kv)]
+    sets = [x for kv in args.set for x in ("--set", kv)]
+    cmd = [sys.executable, __file__, "--in-process", *flags, *sets, *(str(x) for kv in opts.items() for x in kv)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"name"')]
     if rows:
@@ -164,6 +171,10 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead"],
+                   help="torch.compile mode with --compile (reduce-overhead = CUDA graphs, as runtime.compile_mode)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model config override for the babybench families, e.g. n_layers=4 (repeatable)")
     p.add_argument("--out", default=None, help="write JSON results here")
     p.add_argument("--fla-unchecked", action="store_true",
                    help="time fla peers past fla's Hopper/Triton guard (fla #640): speed only, wrong gradients")
@@ -177,7 +188,7 @@ def main(argv=None) -> int:
     for name, peer in jobs:
         rows.append(_run_here(name, peer, args, device) if args.in_process else _run_isolated(name, peer, args))
         print(json.dumps(rows[-1]), flush=True)
-    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile",
+    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile", "compile_mode", "set",
                                           "fla_unchecked", "in_process")}
     meta["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     if args.out:

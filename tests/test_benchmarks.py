@@ -45,3 +45,35 @@ def test_throughput_times_each_model_in_its_own_process(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
     assert "1.00x" in rows["transformer"], out.stdout[-2000:]
     assert "failed: BabybenchError: unknown model family 'no-such-family'" in rows["no-such-family"]
+
+
+def test_profile_groups_sum_kernel_time_by_kind():
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("profile_step", ROOT / "benchmarks" / "profile_step.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def ev(key, us, n, dev="CUDA"):
+        return SimpleNamespace(key=key, self_device_time_total=us, count=n, device_type=SimpleNamespace(name=dev))
+
+    events = [ev("nvjet_sm90_tst_128x256_64x4", 2000, 4), ev("_grads", 1500, 2), ev("ampere_lstm_tile16", 700, 3),
+              ev("triton_poi_fused_add_mul_0", 300, 5), ev("triton_red_fused_sum_1", 200, 1),
+              ev("void at::native::elementwise_kernel", 100, 1), ev("aten::mm", 9999, 1, dev="CPU")]
+    groups = mod.group_times(events)
+    assert groups == {"matmul (cuBLAS / CUTLASS)": (2.0, 4), "babybench Triton scan": (1.5, 2),
+                      "cuDNN LSTM": (0.7, 3), "Inductor Triton": (0.5, 6), "other": (0.1, 1)}
+
+
+def test_throughput_set_overrides_the_model_config(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    params = {}
+    for tag, extra in (("preset", []), ("one-layer", ["--set", "n_layers=1"]), ("typo", ["--set", "n_layer=1"])):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), *SMOKE["throughput"],
+                              "--families", "transformer", *extra, "--out", str(tmp_path / f"{tag}.json")],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        params[tag] = json.loads((tmp_path / f"{tag}.json").read_text())["results"][0]
+    assert params["one-layer"]["params"] < params["preset"]["params"]
+    assert "unknown model override 'n_layer'" in params["typo"]["error"]
