@@ -149,7 +149,8 @@ class RuntimeSection:
     """torch.compile's mode when ``compile`` is on. reduce-overhead replays every step as CUDA
     graphs, which removes the GPU's idle time between kernel launches: on an H200 (30m, B=32,
     T=512) xLSTM's 1,500-launch step went from 43.2 to 38.8 ms, while transformer, LSTM, Mamba-2
-    and HGRN2 gained nothing; it holds about 0.5 GB more memory (benchmarks/README.md)."""
+    and HGRN2 gained nothing; it holds about 0.5 GB more memory (benchmarks/README.md). One
+    process and one micro-batch a step only (refused otherwise, with the reason)."""
     log_every: int = 10
     """Steps between log lines / train_log.jsonl rows."""
     eval_every: int = 200

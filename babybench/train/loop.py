@@ -80,6 +80,19 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
+def check_cuda_graph_plan(accum: int, world: int, rank_batch: int) -> None:
+    """``runtime.compile_mode=reduce-overhead`` runs where it was checked: one process, one
+    micro-batch a step. Accumulating into a gradient that lives in the graphs' memory pool
+    reads it after the next replay overwrote it (torch fails deep inside backward)."""
+    if accum > 1:
+        raise BabybenchError(
+            f"runtime.compile_mode=reduce-overhead cannot accumulate gradients ({accum} micro-batches "
+            f"a step): set optim.micro_batch_size to the per-GPU batch ({rank_batch}) or use compile_mode=default")
+    if world > 1:
+        raise BabybenchError(f"runtime.compile_mode=reduce-overhead is checked for one process only, not "
+                             f"DDP ({world} processes): use compile_mode=default")
+
+
 class Trainer:
     """One run: builds everything from ``cfg`` and the data, then :meth:`fit`.
 
@@ -111,6 +124,9 @@ class Trainer:
         cfg = self.cfg
         self.model = build_model_for(cfg, self.stats["vocab_size"]).to(self.device)
         self.micro, self.accum = batch_plan(cfg.optim.batch_size, cfg.optim.micro_batch_size, self.dist.world)
+        graphs = cfg.runtime.compile and cfg.runtime.compile_mode == "reduce-overhead"
+        if graphs:
+            check_cuda_graph_plan(self.accum, self.dist.world, self.micro * self.accum)
         self.sampler = WindowSampler(self.data.shards.train, cfg.data.seq_len, cfg.seed)
         self.tokens_per_step = cfg.optim.batch_size * cfg.data.seq_len
         self.total_steps = self._total_steps()
@@ -129,12 +145,6 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DDP(self.model, device_ids=ids)
-        graphs = cfg.runtime.compile and cfg.runtime.compile_mode == "reduce-overhead"
-        if graphs and self.accum > 1:
-            raise BabybenchError(
-                f"runtime.compile_mode=reduce-overhead cannot accumulate gradients ({self.accum} micro-batches "
-                f"a step): set optim.micro_batch_size to the per-GPU batch ({self.micro * self.accum}) "
-                "or use compile_mode=default")
         self.cuda_graphs = graphs and self.device.type == "cuda"
         if cfg.runtime.compile and self.device.type == "cuda":
             mode = None if cfg.runtime.compile_mode == "default" else cfg.runtime.compile_mode

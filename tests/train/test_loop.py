@@ -11,7 +11,7 @@ from babybench.io import read_jsonl
 from babybench.train import load_run, resume, train
 from babybench.train.callbacks import Callback, default_callbacks
 from babybench.train.checkpoint import load_checkpoint
-from babybench.train.loop import run_dir_for
+from babybench.train.loop import check_cuda_graph_plan, run_dir_for
 from babybench.train.objectives import OBJECTIVES, LMObjective, ObjectiveContext, load_teacher
 
 from .helpers import VOCAB, small_config, synthetic_data
@@ -200,3 +200,6 @@ def test_cuda_graphs_refuse_gradient_accumulation():
                           "runtime.compile_mode": "reduce-overhead"})
     with pytest.raises(BabybenchError, match=r"compile_mode=reduce-overhead.*micro_batch_size"):
         train(cfg, data=synthetic_data())
+    with pytest.raises(BabybenchError, match=r"reduce-overhead is checked for one process only.*2 processes"):
+        check_cuda_graph_plan(accum=1, world=2, rank_batch=4)
+    check_cuda_graph_plan(accum=1, world=1, rank_batch=8)  # the checked case passes
