@@ -74,8 +74,7 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     if args.compile:  # a model compiled after others in one process ran slower: start clean
         torch._dynamo.reset()
-    mode = None if args.compile_mode == "default" else args.compile_mode
-    step_model = torch.compile(model, mode=mode) if args.compile else model
+    step_model = torch.compile(model, mode=args.compile_mode) if args.compile else model
     graphs = args.compile and device.type == "cuda" and args.compile_mode == "reduce-overhead"
     idx = torch.randint(0, args.vocab, (args.batch, args.seq + 1), device=device)
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -188,8 +187,8 @@ def main(argv=None) -> int:
     for name, peer in jobs:
         rows.append(_run_here(name, peer, args, device) if args.in_process else _run_isolated(name, peer, args))
         print(json.dumps(rows[-1]), flush=True)
-    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile", "compile_mode", "set",
-                                          "fla_unchecked", "in_process")}
+    meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile",
+                                          "compile_mode", "set", "fla_unchecked", "in_process")}
     meta["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     if args.out:
         from babybench.io import atomic_write_json

@@ -87,10 +87,10 @@ def check_cuda_graph_plan(accum: int, world: int, rank_batch: int) -> None:
     if accum > 1:
         raise BabybenchError(
             f"runtime.compile_mode=reduce-overhead cannot accumulate gradients ({accum} micro-batches "
-            f"a step): set optim.micro_batch_size to the per-GPU batch ({rank_batch}) or use compile_mode=default")
+            f"a step): set optim.micro_batch_size to the per-GPU batch ({rank_batch}) or use runtime.compile_mode=default")
     if world > 1:
-        raise BabybenchError(f"runtime.compile_mode=reduce-overhead is checked for one process only, not "
-                             f"DDP ({world} processes): use compile_mode=default")
+        raise BabybenchError(f"runtime.compile_mode=reduce-overhead is not supported under DDP ({world} processes; "
+                             "it was never tested there): use runtime.compile_mode=default")
 
 
 class Trainer:
@@ -147,8 +147,7 @@ class Trainer:
             self.train_model = DDP(self.model, device_ids=ids)
         self.cuda_graphs = graphs and self.device.type == "cuda"
         if cfg.runtime.compile and self.device.type == "cuda":
-            mode = None if cfg.runtime.compile_mode == "default" else cfg.runtime.compile_mode
-            self.train_model = torch.compile(self.train_model, mode=mode)
+            self.train_model = torch.compile(self.train_model, mode=cfg.runtime.compile_mode)
         self.step, self.wall_prev, self.last_dev = 0, 0.0, None
         self.ckpt_step: int | None = None
 
@@ -182,7 +181,7 @@ class Trainer:
                                             self.dist.rank, self.dist.world)
         sums: dict[str, torch.Tensor] = {}
         for j, (x, y) in enumerate(batches):
-            if self.cuda_graphs:  # a new replay: the last micro-batch's graph outputs are spent
+            if self.cuda_graphs:  # a new replay: the last step's graph outputs are spent
                 torch.compiler.cudagraph_mark_step_begin()
             x = x.to(self.device, non_blocking=True)  # (b, T)
             y = y.to(self.device, non_blocking=True)  # (b, T)

@@ -200,6 +200,6 @@ def test_cuda_graphs_refuse_gradient_accumulation():
                           "runtime.compile_mode": "reduce-overhead"})
     with pytest.raises(BabybenchError, match=r"compile_mode=reduce-overhead.*micro_batch_size"):
         train(cfg, data=synthetic_data())
-    with pytest.raises(BabybenchError, match=r"reduce-overhead is checked for one process only.*2 processes"):
+    with pytest.raises(BabybenchError, match=r"reduce-overhead is not supported under DDP \(2 processes.*runtime.compile_mode=default"):
         check_cuda_graph_plan(accum=1, world=2, rank_batch=4)
     check_cuda_graph_plan(accum=1, world=1, rank_batch=8)  # the checked case passes
