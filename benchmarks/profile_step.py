@@ -27,6 +27,7 @@ GROUPS = (
     ("cuDNN LSTM", r"lstm|rnn"),
     ("matmul (cuBLAS / CUTLASS)", r"nvjet|gemm|cutlass|sm90_|sm80_|ampere_"),
     ("babybench Triton scan", r"^_(states_fwd|out_fwd|states_bwd|grads)$"),
+    ("babybench Triton block-diag map", r"^_block_diag_(fwd|bwd)$"),
     ("attention (SDPA)", r"flash|fmha|attention"),
     ("Inductor Triton", r"^triton_"),
 )

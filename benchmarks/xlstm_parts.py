@@ -7,7 +7,8 @@
 Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal conv
 (``F.conv1d`` vs shift-and-add), the mLSTM cell (``mlstm_chunked`` vs ``mlstm_gla``), and the
 block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs one dense
-matmul with the blocks expanded vs the ``torch.block_diag`` reference). The GLA form runs
+matmul with the blocks expanded vs the ``torch.block_diag`` reference vs, on CUDA, babybench's
+Triton kernel). The GLA form runs
 with its head widths padded to multiples of 16 (its CUDA default) and unpadded, at chunk 64
 (the default) and 128, and (CUDA) on babybench's Triton kernel. A diagnosis tool for choosing
 the fast paths.
@@ -24,6 +25,11 @@ from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
 from babybench.models.kernels.mlstm import mlstm_chunked, mlstm_gla
 from babybench.models.xlstm import block_diag_dense, block_diag_einsum, block_diag_linear_ref, block_diag_products
 from timing import add_timing_args, ms_per_call
+
+
+def _block_diag_triton(x, weight):
+    from babybench.models.kernels.blockdiag_triton import block_diag_triton  # needs triton
+    return block_diag_triton(x, weight)
 
 
 def fwd_bwd(fn, args, device):
@@ -60,6 +66,7 @@ def main() -> None:
         ("block-diag 4x4: dense matmul (the CUDA form)", block_diag_dense,
          (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: dense reference", block_diag_linear_ref, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
+        ("block-diag 4x4: babybench Triton kernel", _block_diag_triton, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
     ]
     if not (dev.type == "cuda" and triton_available()):
         cases = [c for c in cases if "Triton" not in c[0]]

@@ -26,24 +26,37 @@ import torch.nn.functional as F
 
 from babybench.errors import BabybenchError
 from babybench.models.config import ModelConfig
-from babybench.models.kernels import causal_conv1d, mlstm
+from babybench.models.kernels import causal_conv1d, mlstm, resolve_backend
 from babybench.models.mixers import MIXERS
 
 
-def block_diag_linear(x, weight):
+def block_diag_linear(x, weight, backend="auto"):
     """y = x W, W block-diagonal with blocks ``weight`` (nb, b, b); x (..., nb * b).
 
-    Three forms of the same maths. In eager mode (scoring, GLUE fine-tuning),
+    Four forms of the same maths. Where ``backend`` resolves to babybench's Triton kernels
+    (CUDA; see ``kernels.resolve_backend``), :mod:`.kernels.blockdiag_triton`: x read once and y
+    written once, forward and backward. Otherwise, in eager mode (scoring, GLUE fine-tuning),
     :func:`block_diag_einsum`: one batched matmul instead of ~10 elementwise kernels. Under
     ``torch.compile``: on CUDA :func:`block_diag_dense`, one tensor-core matmul with the
     zeros filled in (with it, and the padded mLSTM heads, the 30m xLSTM trained at 265k
     instead of 242k tokens/s on an H200); on the CPU :func:`block_diag_products`, one fused
     pass over x, where the dense form's nb-fold extra work would cost real time."""
+    if _triton_takes(x, weight, backend):
+        from babybench.models.kernels.blockdiag_triton import block_diag_triton
+        return block_diag_triton(x, weight)
     if not torch.compiler.is_compiling():
         return block_diag_einsum(x, weight)
     if _dense_pays(x):
         return block_diag_dense(x, weight)
     return block_diag_products(x, weight)
+
+
+def _triton_takes(x, weight, backend) -> bool:
+    """True where ``backend`` resolves to the Triton form for ``x`` and the kernels take the shapes."""
+    if x.dim() < 3 or resolve_backend(backend, x) != "triton":
+        return False
+    from babybench.models.kernels.blockdiag_triton import block_diag_triton_ok
+    return block_diag_triton_ok(x, weight)
 
 
 def _dense_pays(x) -> bool:
@@ -82,13 +95,13 @@ def block_diag_linear_ref(x, weight):
 class BlockDiagLinear(nn.Module):
     """y = x W with W block-diagonal: ``dim / block`` independent (block x block) maps."""
 
-    def __init__(self, dim: int, block: int):
+    def __init__(self, dim: int, block: int, backend: str = "auto"):
         super().__init__()
-        self.block = block
+        self.block, self.backend = block, backend
         self.weight = nn.Parameter(torch.randn(dim // block, block, block) * block ** -0.5)
 
     def forward(self, x):  # (B, T, dim)
-        return block_diag_linear(x, self.weight)
+        return block_diag_linear(x, self.weight, self.backend)
 
 
 def head_norm(x, weight, eps):
@@ -138,7 +151,7 @@ class MLSTMBlock(nn.Module):
         self.up_proj = nn.Linear(cfg.d_model, 2 * di, bias=False)
         self.conv_weight = nn.Parameter(torch.empty(di, o.d_conv))
         self.conv_bias = nn.Parameter(torch.zeros(di))
-        self.q_proj, self.k_proj, self.v_proj = (BlockDiagLinear(di, o.qkv_block) for _ in range(3))
+        self.q_proj, self.k_proj, self.v_proj = (BlockDiagLinear(di, o.qkv_block, cfg.backend) for _ in range(3))
         self.igate = nn.Linear(3 * di, o.n_heads)
         self.fgate = nn.Linear(3 * di, o.n_heads)
         self.norm_weight = nn.Parameter(torch.ones(di))
