@@ -24,7 +24,7 @@ from babybench.models import build_model
 
 #: Kernel-name patterns of the summary's groups, first match wins (the rest is "other").
 GROUPS = (
-    ("cuDNN LSTM", r"lstm|rnn"),
+    ("cuDNN LSTM", r"(?<![a-z])lstm|rnn"),           # not a babybench _mlstm_* kernel
     ("matmul (cuBLAS / CUTLASS)", r"nvjet|gemm|cutlass|sm90_|sm80_|ampere_"),
     ("babybench Triton scan", r"^_(states_fwd|out_fwd|states_bwd|grads)$"),
     ("babybench Triton block-diag map", r"^_block_diag_(fwd|bwd)$"),

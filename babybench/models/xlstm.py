@@ -10,6 +10,9 @@ mLSTM block (``x``, pre-up-projection; it carries its own up/down projection, so
     h       = mLSTM cell(q, k, v, i~, f~)        ``kernels.mlstm`` (GLA form when capped)
     out     = down_proj((groupnorm(h) + skip * xc) * silu(z))
 
+On CUDA with babybench's Triton kernels (``backend: auto`` on an H100-class GPU, or ``triton``),
+the block-diagonal maps run as :mod:`.kernels.blockdiag_triton`.
+
 sLSTM (``s``): scalar memory with exponential gating, the max-stabiliser and
 block-diagonal (per head) recurrent weights; a plain Python loop over time (keep
 the number of ``s`` layers low). Output = out_proj(groupnorm(h)); the block's
