@@ -8,10 +8,9 @@ Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal c
 (``F.conv1d`` vs shift-and-add), the mLSTM cell (``mlstm_chunked`` vs ``mlstm_gla``), and the
 block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs one dense
 matmul with the blocks expanded vs the ``torch.block_diag`` reference vs, on CUDA, babybench's
-Triton kernel). The GLA form runs
-with its head widths padded to multiples of 16 (its CUDA default) and unpadded, at chunk 64
-(the default) and 128, and (CUDA) on babybench's Triton kernel. A diagnosis tool for choosing
-the fast paths.
+Triton kernels). The GLA form runs with its head widths padded to multiples of 16 (its CUDA
+default) and unpadded, at chunk 64 (the default) and 128, and (CUDA) on babybench's Triton
+kernel. A diagnosis tool for choosing the fast paths.
 """
 from __future__ import annotations
 
@@ -63,7 +62,7 @@ def main() -> None:
         ("mLSTM cell: GLA form, babybench Triton kernel", partial(mlstm_gla, backend="triton"), (q, k, v, i, f)),
         ("block-diag 4x4: fused products", block_diag_products, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: batched einsum", block_diag_einsum, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
-        ("block-diag 4x4: dense matmul (the CUDA form)", block_diag_dense,
+        ("block-diag 4x4: dense matmul (compiled CUDA without the kernels)", block_diag_dense,
          (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: dense reference", block_diag_linear_ref, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),
         ("block-diag 4x4: babybench Triton kernel", _block_diag_triton, (x, leaf(C // 4, 4, 4, dtype=torch.float32))),

@@ -37,8 +37,9 @@ def block_diag_linear(x, weight, backend="auto"):
     """y = x W, W block-diagonal with blocks ``weight`` (nb, b, b); x (..., nb * b).
 
     Four forms of the same maths. Where ``backend`` resolves to babybench's Triton kernels
-    (CUDA; see ``kernels.resolve_backend``), :mod:`.kernels.blockdiag_triton`: x read once and y
-    written once, forward and backward. Otherwise, in eager mode (scoring, GLUE fine-tuning),
+    (CUDA; see ``kernels.resolve_backend``), :mod:`.kernels.blockdiag_triton`, eager or compiled:
+    x read once and y written once, forward and backward (the 30m xLSTM trained at 467k instead
+    of 418k tokens/s with the dense form, H200). Otherwise, in eager mode (scoring, GLUE fine-tuning),
     :func:`block_diag_einsum`: one batched matmul instead of ~10 elementwise kernels. Under
     ``torch.compile``: on CUDA :func:`block_diag_dense`, one tensor-core matmul with the
     zeros filled in (with it, and the padded mLSTM heads, the 30m xLSTM trained at 265k
@@ -56,7 +57,7 @@ def block_diag_linear(x, weight, backend="auto"):
 
 def _triton_takes(x, weight, backend) -> bool:
     """True where ``backend`` resolves to the Triton form for ``x`` and the kernels take the shapes."""
-    if x.dim() < 3 or resolve_backend(backend, x) != "triton":
+    if x.dim() < 3 or resolve_backend(backend, x) != "triton":   # it reads dim 1 as time
         return False
     from babybench.models.kernels.blockdiag_triton import block_diag_triton_ok
     return block_diag_triton_ok(x, weight)

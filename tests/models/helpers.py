@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 
 
@@ -45,3 +50,13 @@ def check_causal(model, T: int = 12, t: int = 6, atol: float = 1e-5):
     err = (a[:, :t] - b[:, :t]).abs().max().item()
     assert err < atol, f"logits before position {t} changed by {err:.3g}"
     assert (a[:, t] - b[:, t]).abs().max().item() > atol, "the changed token had no effect"
+
+
+def run_in_triton_interpreter(code: str, timeout: int = 600) -> None:
+    """Run ``code`` (which prints "ok" when its checks pass) in a child process under Triton's CPU
+    interpreter: ``TRITON_INTERPRET=1`` must be set before triton is imported, and CUDA hidden."""
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path, "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]

@@ -6,17 +6,12 @@ there, bf16 on the GPU.
 """
 import importlib
 import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from babybench.models import ModelConfig
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.models.helpers import run_in_triton_interpreter
 
 CHECK = """
 import torch
@@ -50,10 +45,7 @@ print("ok")
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs the triton package")
 def test_block_diag_triton_matches_reference_in_interpreter():
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path, "CUDA_VISIBLE_DEVICES": ""}
-    out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, env=env, timeout=600)
-    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+    run_in_triton_interpreter(CHECK)
 
 
 @pytest.mark.gpu

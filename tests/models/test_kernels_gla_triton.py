@@ -6,18 +6,13 @@ torch wheel does not bring, so the test is skipped where it is missing. The inte
 bf16, so fp32 and fp16 are checked there and bf16 on the GPU.
 """
 import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from babybench.errors import BabybenchError
 from babybench.models.kernels import resolve_backend, simple_gla, simple_gla_chunked, triton_available
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.models.helpers import run_in_triton_interpreter
 
 CHECK = """
 import torch
@@ -50,10 +45,7 @@ print("ok")
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs the triton package")
 def test_triton_kernels_match_recurrent_in_interpreter():
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path, "CUDA_VISIBLE_DEVICES": ""}
-    out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, env=env, timeout=600)
-    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+    run_in_triton_interpreter(CHECK)
 
 
 def test_triton_backend_needs_cuda():

@@ -1,9 +1,10 @@
 """Block-diagonal linear map y = x W as Triton kernels: the q / k / v maps of xLSTM's mLSTM block.
 
 W holds nb blocks of b x b (``weight`` (nb, b, b), nb * b = C channels), so the map is cheap
-(b multiply-adds per output) and memory-bound. cuBLAS can only run it as a dense C x C matmul,
-nb-fold extra work (for the 30m block: 992 x 992, 3 maps x 14 layers). These kernels read x once
-and write y once instead:
+(b multiply-adds per output) and memory-bound. As one cuBLAS call it is a dense C x C matmul
+(``xlstm.block_diag_dense``), nb-fold extra work (for the 30m block: 992 x 992, 3 maps x 14
+layers). These kernels read x once and write y once instead (on an H200 at the 30m shapes, 20 us
+forward and 29 us backward a call, about 3.2 TB/s; benchmarks/README.md):
 
     forward    y  = x  W_tile                 one (BR, BC) row tile per program, W_tile the dense
                                                (BC, BC) diagonal tile of W built in registers
