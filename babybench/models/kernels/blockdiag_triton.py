@@ -41,7 +41,8 @@ def _diag_tile(c, C, b: tl.constexpr):
 
 
 @triton.jit
-def _block_diag_fwd(x, w, y, R, C, sx, BR: tl.constexpr, BC: tl.constexpr, b: tl.constexpr, IEEE: tl.constexpr):
+def _block_diag_fwd(x, w, y, R, C, sx, BR: tl.constexpr, BC: tl.constexpr, b: tl.constexpr,
+                    IEEE: tl.constexpr):
     ir, ic = tl.program_id(0), tl.program_id(1)
     r = (ir * BR + tl.arange(0, BR)).to(tl.int64)
     c = ic * BC + tl.arange(0, BC)
@@ -58,7 +59,7 @@ def _block_diag_fwd(x, w, y, R, C, sx, BR: tl.constexpr, BC: tl.constexpr, b: tl
 
 @triton.jit
 def _block_diag_bwd(x, w, dy, dx, dwp, R, C, sx, sdy, BR: tl.constexpr, BC: tl.constexpr, b: tl.constexpr,
-         IEEE: tl.constexpr):
+                    IEEE: tl.constexpr):
     ig, ic, G = tl.program_id(0), tl.program_id(1), tl.num_programs(0)
     c = ic * BC + tl.arange(0, BC)
     offs, same = _diag_tile(c, C, b)
@@ -97,7 +98,7 @@ class _BlockDiag(torch.autograd.Function):
         y = torch.empty(R, C, device=x.device, dtype=x.dtype)
         ieee = x.dtype == torch.float32
         _block_diag_fwd[(triton.cdiv(R, BR), triton.cdiv(C, BC))](x2, w, y, R, C, x2.stride(0),
-                                                       BR=BR, BC=BC, b=b, IEEE=ieee)
+                                                                   BR=BR, BC=BC, b=b, IEEE=ieee)
         ctx.save_for_backward(x2, w)
         ctx.shape, ctx.groups = x.shape, groups
         return y.view(x.shape)
@@ -113,7 +114,7 @@ class _BlockDiag(torch.autograd.Function):
         dwp = torch.empty(G, nb, b, b, device=dy.device, dtype=torch.float32)
         ieee = x2.dtype == torch.float32
         _block_diag_bwd[(G, triton.cdiv(C, BC))](x2, w, dy2, dx, dwp, R, C, x2.stride(0), dy2.stride(0),
-                                      BR=BR, BC=BC, b=b, IEEE=ieee)
+                                                 BR=BR, BC=BC, b=b, IEEE=ieee)
         return dx.view(ctx.shape), dwp.sum(0).to(w.dtype), None
 
 
