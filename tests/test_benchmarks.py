@@ -79,3 +79,15 @@ def test_throughput_set_overrides_the_model_config(tmp_path):
         params[tag] = json.loads((tmp_path / f"{tag}.json").read_text())["results"][0]
     assert params["one-layer"]["params"] < params["preset"]["params"]
     assert "unknown model override 'n_layer'" in params["typo"]["error"]
+
+
+def test_fla_warm_workers_share_every_config_once():
+    """fla_warm's workers between them compile every autotuning config; with fewer configs than
+    workers each worker still gets one (a kernel must run with some config)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from fla_warm import share
+
+    configs = list(range(11))
+    parts = [share(configs, k, 4) for k in range(4)]
+    assert sorted(c for part in parts for c in part) == configs
+    assert [share([7, 8], k, 4) for k in range(4)] == [[7], [8], [7], [8]]
