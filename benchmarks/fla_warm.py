@@ -8,8 +8,8 @@ fla HGRN2 at the 30m shape that took longer than a 5-minute run on an H200 (fla 
 configs for it). Here worker k of N keeps only configs k, k + N, ... of every autotuned kernel
 (after the kernel's own pruning) and runs one training step of the peer, so that Triton's on-disk
 cache ends up with every config compiled. The timed run then still tunes over all configs, but it
-only has to benchmark them (14 workers took 112 s on an H200, 16 CPU cores). Workers do not store
-their partial tuning results (``FLA_CACHE_RESULTS=0``).
+only has to benchmark them (about two minutes with 14 workers on an H200 machine of 16 CPU cores;
+benchmarks/README.md). Workers do not store their partial tuning results (``FLA_CACHE_RESULTS=0``).
 """
 from __future__ import annotations
 

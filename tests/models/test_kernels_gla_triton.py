@@ -39,31 +39,32 @@ for B, T, H, K, V, C, dt, gs, tol in cases:
         assert a.dtype == (dt if name != "g" else torch.float32), (name, a.dtype)
         rel = ((a.double() - b).norm() / b.norm()).item()
         assert rel < tol, (B, T, H, K, V, C, dt, name, rel)
+from tests.models.test_kernels_gla_triton import same_bits_with_fp32_states
 assert same_bits_with_fp32_states(torch.float16)
 print("ok")
 """
 
-#: Shared by the interpreter (fp16) and the GPU (bf16) checks: the chunk states stored in v's
-#: dtype give the same bits as states stored in fp32, since every reader casts them to v's dtype.
-SAME_BITS = """
-def same_bits_with_fp32_states(dt, device="cpu"):
-    import torch
+
+def same_bits_with_fp32_states(dt, device="cpu") -> bool:
+    """The chunk states stored in v's dtype (``STATE_DTYPE = None``) give the same output and
+    gradient bits as states stored in fp32: every kernel reading them casts them to v's dtype.
+    Run by the interpreter check (fp16) and the GPU test (bf16)."""
     import babybench.models.kernels.gla_triton as GT
+
     torch.manual_seed(1)
-    q, k, v = (torch.randn(2, 100, 3, d, device=device).to(dt) for d in (32, 32, 80))
+    q, k, v = (torch.randn(2, 100, 3, d, device=device).to(dt) for d in (32, 32, 80))  # 2 value blocks
     g = -torch.rand(2, 100, 3, device=device)
-    runs = []
-    default = GT.STATE_DTYPE
-    for state_dtype in (None, torch.float32):
-        GT.STATE_DTYPE = state_dtype
-        ins = [t.clone().requires_grad_() for t in (q, k, v, g)]
-        o = GT.simple_gla_triton(*ins, chunk_size=32)
-        o.float().square().sum().backward()
-        runs.append([o] + [t.grad for t in ins])
-    GT.STATE_DTYPE = default
+    runs, default = [], GT.STATE_DTYPE
+    try:
+        for state_dtype in (None, torch.float32):
+            GT.STATE_DTYPE = state_dtype
+            ins = [t.clone().requires_grad_() for t in (q, k, v, g)]
+            o = GT.simple_gla_triton(*ins, chunk_size=32)
+            o.float().square().sum().backward()
+            runs.append([o] + [t.grad for t in ins])
+    finally:
+        GT.STATE_DTYPE = default
     return all(torch.equal(a, b) for a, b in zip(*runs))
-"""
-CHECK = SAME_BITS + CHECK
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs the triton package")
@@ -94,9 +95,7 @@ def test_triton_backend_matches_chunked_on_gpu():
         grads.append([o.float()] + [t.grad.float() for t in ins])
     for a, b in zip(*grads):
         assert ((a - b).norm() / b.norm()).item() < 2e-2
-    scope = {}
-    exec(SAME_BITS, scope)
-    assert scope["same_bits_with_fp32_states"](torch.bfloat16, "cuda")
+    assert same_bits_with_fp32_states(torch.bfloat16, "cuda")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs the triton package")
