@@ -14,6 +14,7 @@ benchmarks/README.md). Workers do not store their partial tuning results (``FLA_
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -57,6 +58,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.worker is not None:
         return _worker(args.worker, args.procs, args)
+    import torch
+
+    if not (torch.cuda.is_available() and importlib.util.find_spec("fla")):
+        print("fla_warm: needs a CUDA GPU and the flash-linear-attention package "
+              "(pip install flash-linear-attention)", file=sys.stderr)
+        return 2
     t0 = time.time()
     env = dict(os.environ, FLA_CACHE_RESULTS="0")
     base = [sys.executable, os.path.abspath(__file__), "--procs", str(args.procs), "--peer", args.peer,

@@ -162,7 +162,9 @@ def _run_isolated(name: str, peer: bool, args) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--families", default=",".join(MAIN_FAMILIES), help="comma list of families")
-    p.add_argument("--peers", default="hf-llama,fla-hgrn2", help="comma list (hf-llama, fla-hgrn2) or ''")
+    p.add_argument("--peers", default="hf-llama,fla-hgrn2",
+                   help="comma list (hf-llama, fla-hgrn2) or ''; fla-hgrn2 autotunes for minutes on a "
+                        "fresh machine unless benchmarks/fla_warm.py has filled TRITON_CACHE_DIR")
     p.add_argument("--size", default="30m")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq", type=int, default=512)

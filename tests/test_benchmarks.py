@@ -91,3 +91,11 @@ def test_fla_warm_workers_share_every_config_once():
     parts = [share(configs, k, 4) for k in range(4)]
     assert sorted(c for part in parts for c in part) == configs
     assert [share([7, 8], k, 4) for k in range(4)] == [[7], [8], [7], [8]]
+
+
+def test_fla_warm_refuses_without_a_gpu_or_fla():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fla_warm.py")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
+    assert "needs a CUDA GPU and the flash-linear-attention package" in out.stderr
