@@ -10,6 +10,8 @@ configs for it). Here worker k of N keeps only configs k, k + N, ... of every au
 cache ends up with every config compiled. The timed run then still tunes over all configs, but it
 only has to benchmark them (about two minutes with 14 workers on an H200 machine of 16 CPU cores;
 benchmarks/README.md). Workers do not store their partial tuning results (``FLA_CACHE_RESULTS=0``).
+Give it the shape the timed run will use (``--size``, ``--batch``, ``--seq``, ``--vocab``): the
+binaries are specialised to it.
 """
 from __future__ import annotations
 
