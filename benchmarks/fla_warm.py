@@ -11,7 +11,7 @@ cache ends up with every config compiled. The timed run then still tunes over al
 only has to benchmark them (about two minutes with 14 workers on an H200 machine of 16 CPU cores;
 benchmarks/README.md). Workers do not store their partial tuning results (``FLA_CACHE_RESULTS=0``).
 Give it the shape the timed run will use (``--size``, ``--batch``, ``--seq``, ``--vocab``): the
-binaries are specialised to it.
+tuning is keyed on the shapes, and the binaries are specialised on them.
 """
 from __future__ import annotations
 
