@@ -39,10 +39,11 @@ def _worker(k: int, n: int, args) -> int:
 
     Autotuner.prune_configs = prune_share
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from throughput import _run_here
+    from throughput import _run_here, build_parser
 
-    opts = argparse.Namespace(size=args.size, batch=args.batch, seq=args.seq, vocab=args.vocab, steps=1,
-                              warmup=1, compile=False, compile_mode="default", set=[], fla_unchecked=True)
+    opts = build_parser().parse_args(["--size", args.size, "--batch", str(args.batch), "--seq", str(args.seq),
+                                      "--vocab", str(args.vocab), "--steps", "1", "--warmup", "1",
+                                      "--fla-unchecked"])     # eager: the mode fla was timed in
     row = _run_here(args.peer, True, opts, torch.device("cuda"))
     print(f"worker {k}/{n}: {row.get('error', 'done')}", flush=True)
     return 1 if "error" in row else 0

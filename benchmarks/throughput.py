@@ -159,7 +159,7 @@ def _run_isolated(name: str, peer: bool, args) -> dict:
     return {"name": name, "error": f"exit {out.returncode}: {last}"}
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--families", default=",".join(MAIN_FAMILIES), help="comma list of families")
     p.add_argument("--peers", default="hf-llama,fla-hgrn2",
@@ -181,7 +181,11 @@ def main(argv=None) -> int:
                    help="time fla peers past fla's Hopper/Triton guard (fla #640): speed only, wrong gradients")
     p.add_argument("--in-process", action="store_true",
                    help="time every model in this process (default: a fresh process per model)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     jobs = [(f, False) for f in filter(None, args.families.split(","))]
     jobs += [(n, True) for n in filter(None, args.peers.split(","))]

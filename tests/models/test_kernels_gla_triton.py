@@ -95,6 +95,12 @@ def test_triton_backend_matches_chunked_on_gpu():
         grads.append([o.float()] + [t.grad.float() for t in ins])
     for a, b in zip(*grads):
         assert ((a - b).norm() / b.norm()).item() < 2e-2
+
+
+@pytest.mark.gpu
+def test_states_in_bf16_give_the_same_bits_on_gpu():
+    if not (torch.cuda.is_available() and triton_available()):
+        pytest.skip("needs CUDA and triton")
     assert same_bits_with_fp32_states(torch.bfloat16, "cuda")
 
 

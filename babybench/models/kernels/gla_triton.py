@@ -166,8 +166,8 @@ def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT,
 LAUNCH = {"_states_fwd": {}, "_out_fwd": {}, "_states_bwd": {}, "_grads": {"num_warps": 8, "num_stages": 1}}
 
 #: dtype of the stored chunk states h_n and dh_n; None = v's. Every kernel that reads them casts
-#: them to v's dtype before its matmul, so None gives the same bits as fp32 (the tests check it,
-#: fp16 in the interpreter, bf16 on a GPU) with half their traffic and saved memory in bf16:
+#: them to v's dtype before its matmul, so None gives the same bits as fp32 (tests: fp16 in the
+#: interpreter; bf16 on a GPU, not yet run there) with half their traffic and saved memory in bf16:
 #: 0.9 GB less for the 30m xLSTM at B = 32, T = 512 (14 layers x 67 MB, by arithmetic).
 #: It stays fp32 until a GPU run has timed None.
 STATE_DTYPE = torch.float32
