@@ -167,10 +167,10 @@ LAUNCH = {"_states_fwd": {}, "_out_fwd": {}, "_states_bwd": {}, "_grads": {"num_
 
 #: dtype of the stored chunk states h_n and dh_n; None = v's. Every kernel that reads them casts
 #: them to v's dtype before its matmul, so None gives the same bits as fp32 (tests: fp16 in the
-#: interpreter; bf16 on a GPU, not yet run there) with half their traffic and saved memory in bf16:
-#: 0.9 GB less for the 30m xLSTM at B = 32, T = 512 (14 layers x 67 MB, by arithmetic).
-#: It stays fp32 until a GPU run has timed None.
-STATE_DTYPE = torch.float32
+#: interpreter, bf16 on the GPU) with half their traffic and saved memory in bf16. The 30m xLSTM
+#: (H200, B = 32, T = 512, compiled) took 33.1 ms a step and 10.9 GB with None, against
+#: 34.5-36.0 ms and 11.8 GB with fp32 (benchmarks/README.md, seventh session).
+STATE_DTYPE = None
 
 
 def _chunk_cumsum(g, BT):
