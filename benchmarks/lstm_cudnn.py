@@ -7,9 +7,12 @@ Cases (bf16 autocast unless named otherwise):
 - one layer, bf16 autocast (what the lstm family runs) and fp16 weights and input (PyTorch
   lets cuDNN pick its persistent-kernel algorithm only for fp16, at these shapes);
 - the stack of ``--layers`` layers, one call per layer over the whole sequence;
+- the same stack as one ``nn.LSTM(num_layers=--layers)`` call, where cuDNN may overlap the
+  layers itself (layer l + 1 starts a step as soon as layer l has finished it); this is a
+  different model (no norm, MLP or residual between the layers), timed only for comparison;
 - the same stack as a wavefront over time chunks: layer l runs chunk c on its own CUDA stream
   while layer l + 1 runs chunk c - 1, to overlap the latency-bound recurrences. Its largest
-  difference from the one-call stack is printed with it.
+  difference from the stack of single-layer calls is printed with it.
 A diagnosis tool: it bounds what the lstm family can reach while cuDNN runs its recurrence.
 """
 from __future__ import annotations
@@ -78,6 +81,9 @@ def main() -> None:
         half, xh = nn.LSTM(D, D, batch_first=True).to(dev).half(), x.detach().half().requires_grad_()
         cases.append(("1 layer, fp16", fwd_bwd(lambda t: half(t)[0], xh), ""))
     cases.append((f"{args.layers} layers, one call each", fwd_bwd(lambda t: stack_forward(layers, t)), ""))
+    stacked = nn.LSTM(D, D, num_layers=args.layers, batch_first=True).to(dev)
+    cases.append((f"{args.layers} layers, one nn.LSTM(num_layers={args.layers}) call",
+                  fwd_bwd(lambda t: stacked(t)[0]), ""))
     with torch.no_grad(), amp():
         ref = stack_forward(layers, x).float()
     for n in (int(c) for c in args.chunks.split(",")):
