@@ -1,5 +1,6 @@
 """Recurrent mixers h (HGRN2), m (Mamba-2), x (mLSTM block), s (sLSTM): parameter
-counts, decoding with state, causality and a short fp32 training run without NaN."""
+counts, decoding with state, causality, a short fp32 training run without NaN, the mLSTM
+block against an op-by-op reference, and the compile-only forms against eager mode."""
 import pytest
 import torch
 import torch.nn.functional as F
