@@ -2,7 +2,9 @@
 
 One step = forward + backward + AdamW step, bf16 autocast on CUDA, timed after
 warm-up with CUDA events (median of ``--steps``). Each model runs in a fresh
-process (``--in-process`` times them all in this one). Prints a markdown table and
+process (``--in-process`` times them all in this one). ``--inductor KEY=VALUE`` sets a
+``torch._inductor.config`` option in each process before it compiles (to time one with
+committed code, e.g. ``--compile --inductor combo_kernels=True``). Prints a markdown table and
 writes JSON to ``--out``. CPU smoke test::
 
     python benchmarks/throughput.py --size debug --batch 2 --seq 64 --steps 2 --warmup 1
@@ -19,8 +21,11 @@ import sys
 import time
 
 import torch
+import yaml
 
 from babybench.config import parse_overrides
+from babybench.errors import BabybenchError
+from babybench.registry import suggest
 from babybench.models import build_model
 from babybench.models.sizes import MAIN_FAMILIES, make_config
 
@@ -59,6 +64,42 @@ def _lift_fla_hopper_guard() -> None:
     import fla.ops.common.chunk_o as chunk_o  # ImportError: the row says fla is not installed
 
     chunk_o.TRITON_ABOVE_3_7_1 = True
+
+
+def inductor_options(items: list[str]) -> dict:
+    """``--inductor KEY=VALUE`` items as ``{key: value}`` (values parsed as YAML), checked against
+    ``torch._inductor.config``: an unknown key, or a value of another type than the option's
+    default, is a one-line error."""
+    import torch._inductor.config as ic
+
+    known, out = ic.get_config_copy(), {}
+    for item in items:
+        key, sep, raw = (part.strip() for part in item.partition("="))
+        if not sep:
+            raise BabybenchError(f"--inductor '{item}' must look like KEY=VALUE, e.g. combo_kernels=True")
+        if key not in known:
+            raise BabybenchError(f"--inductor: torch._inductor.config has no option '{key}'{suggest(key, list(known))}")
+        value, default = yaml.safe_load(raw), known[key]
+        widened = isinstance(default, float) and type(value) is int   # 1 for 1.0
+        if default is not None and not (isinstance(value, type(default)) or widened):
+            raise BabybenchError(f"--inductor {key}={raw}: expected a {type(default).__name__} "
+                                 f"(the default is {default!r})")
+        out[key] = value
+    return out
+
+
+def apply_inductor_options(options: dict) -> dict:
+    """Set ``options`` (from :func:`inductor_options`) in ``torch._inductor.config``; returns them
+    as read back from it."""
+    import torch._inductor.config as ic
+
+    for key, value in options.items():
+        *path, leaf = key.split(".")
+        node = ic
+        for part in path:
+            node = getattr(node, part)
+        setattr(node, leaf, value)
+    return {key: ic.get_config_copy()[key] for key in options}
 
 
 def _loss(model, idx, peer: bool):
@@ -130,9 +171,10 @@ def _run_here(name: str, peer: bool, args, device) -> dict:
     try:
         if args.fla_unchecked and name.startswith("fla-"):
             _lift_fla_hopper_guard()
+        inductor = apply_inductor_options(inductor_options(args.inductor))
         model = (PEERS[name](args.size, args.vocab, args.seq) if peer
                  else build_model(name, args.size, args.vocab, **parse_overrides(args.set)))
-        return bench_one(name, model, args, device, peer)
+        return {**bench_one(name, model, args, device, peer), **({"inductor": inductor} if inductor else {})}
     except ImportError as e:
         return {"name": name, "error": f"not installed ({e.name})"}
     except Exception as e:  # keep going: one broken family must not hide the rest
@@ -149,7 +191,7 @@ def _run_isolated(name: str, peer: bool, args) -> dict:
             "--batch": args.batch, "--seq": args.seq, "--vocab": args.vocab, "--steps": args.steps,
             "--warmup": args.warmup, "--compile-mode": args.compile_mode}
     flags = [f for f, on in (("--compile", args.compile), ("--fla-unchecked", args.fla_unchecked)) if on]
-    sets = [x for kv in args.set for x in ("--set", kv)]
+    sets = [x for kv in args.set for x in ("--set", kv)] + [x for kv in args.inductor for x in ("--inductor", kv)]
     cmd = [sys.executable, __file__, "--in-process", *flags, *sets, *(str(x) for kv in opts.items() for x in kv)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"name"')]
@@ -176,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch.compile mode with --compile (reduce-overhead = CUDA graphs, as runtime.compile_mode)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model config override for the babybench families, e.g. n_layers=4 (repeatable)")
+    p.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",
+                   help="a torch._inductor.config option, set before compiling, e.g. combo_kernels=True (repeatable)")
     p.add_argument("--out", default=None, help="write JSON results here")
     p.add_argument("--fla-unchecked", action="store_true",
                    help="time fla peers past fla's Hopper/Triton guard (fla #640): speed only, wrong gradients")
@@ -186,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        inductor_options(args.inductor)             # a typo fails here, before any model is built
+    except BabybenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     jobs = [(f, False) for f in filter(None, args.families.split(","))]
     jobs += [(n, True) for n in filter(None, args.peers.split(","))]
@@ -194,7 +243,7 @@ def main(argv=None) -> int:
         rows.append(_run_here(name, peer, args, device) if args.in_process else _run_isolated(name, peer, args))
         print(json.dumps(rows[-1]), flush=True)
     meta = {k: getattr(args, k) for k in ("size", "batch", "seq", "vocab", "steps", "warmup", "compile",
-                                          "compile_mode", "set", "fla_unchecked", "in_process")}
+                                          "compile_mode", "set", "inductor", "fla_unchecked", "in_process")}
     meta["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     if args.out:
         from babybench.io import atomic_write_json

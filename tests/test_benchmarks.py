@@ -81,6 +81,25 @@ def test_throughput_set_overrides_the_model_config(tmp_path):
     assert "unknown model override 'n_layer'" in params["typo"]["error"]
 
 
+def test_throughput_sets_inductor_options_in_each_process(tmp_path):
+    """``--inductor KEY=VALUE`` reaches torch._inductor.config in the child process that times the
+    model (its row reads the option back); a typo or a wrong type stops the run with one line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    script = [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), *SMOKE["throughput"], "--families", "transformer"]
+    out = subprocess.run([*script, "--inductor", "combo_kernels=True", "--out", str(tmp_path / "t.json")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["results"][0]["inductor"] == {"combo_kernels": True}, data
+    assert data["config"]["inductor"] == ["combo_kernels=True"]
+    for bad, msg in (("combo_kernel=True", "has no option 'combo_kernel'"),
+                     ("combo_kernels=3", "combo_kernels=3: expected a bool"),
+                     ("combo_kernels", "must look like KEY=VALUE")):
+        out = subprocess.run([*script, "--inductor", bad], capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr[-2000:]
+        assert msg in out.stderr, out.stderr
+
+
 def test_fla_warm_workers_share_every_config_once():
     """fla_warm's workers between them compile every autotuning config; with fewer configs than
     workers each worker still gets one (a kernel must run with some config)."""
