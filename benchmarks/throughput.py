@@ -25,9 +25,9 @@ import yaml
 
 from babybench.config import parse_overrides
 from babybench.errors import BabybenchError
-from babybench.registry import suggest
 from babybench.models import build_model
 from babybench.models.sizes import MAIN_FAMILIES, make_config
+from babybench.registry import suggest
 
 
 def _llama_peer(size: str, vocab: int, seq: int):
