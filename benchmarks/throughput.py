@@ -80,10 +80,10 @@ def inductor_options(items: list[str]) -> dict:
         if key not in known:
             raise BabybenchError(f"--inductor: torch._inductor.config has no option '{key}'{suggest(key, list(known))}")
         value, default = yaml.safe_load(raw), known[key]
-        widened = isinstance(default, float) and type(value) is int   # 1 for 1.0
-        if default is not None and not (isinstance(value, type(default)) or widened):
-            raise BabybenchError(f"--inductor {key}={raw}: expected a {type(default).__name__} "
-                                 f"(the default is {default!r})")
+        widened = isinstance(default, float) and type(value) is int   # 1 for 1.0, but not True for 1
+        if default is not None and not (type(value) is type(default) or widened):
+            raise BabybenchError(f"--inductor {key}={raw}: expected type {type(default).__name__} "
+                                 f"(default {default!r})")
         out[key] = value
     return out
 
