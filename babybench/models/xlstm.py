@@ -197,7 +197,6 @@ class MLSTMBlock(nn.Module):
     def forward(self, u, state=None, return_state=False):  # u: (B, T, D)
         B, T, _ = u.shape
         H, di = self.n_heads, self.di
-        acc = torch.promote_types(u.dtype, torch.float32)
         conv_state, cell_state = state if state is not None else (None, None)
         xm, z = self.up_proj(u).chunk(2, dim=-1)                    # (B, T, di) each
         xc, conv_state = causal_conv1d(xm, self.conv_weight, self.conv_bias, conv_state)
@@ -210,8 +209,10 @@ class MLSTMBlock(nn.Module):
                               initial_state=cell_state, output_final_state=return_state,
                               backend=self.backend, chunk_size=self.chunk_size,
                               gate_softcap=self.gate_softcap)
-        h = head_norm(h, self.norm_weight, self.eps) + self.skip * xc.to(acc)
-        out = self.down_proj((h * F.silu(z.to(acc))).to(u.dtype))
+        # xc and z enter in their own dtype (bf16 under autocast); the products are fp32, and
+        # the backward pass keeps the bf16 tensors rather than fp32 copies of them.
+        h = head_norm(h, self.norm_weight, self.eps) + self.skip * xc
+        out = self.down_proj((h * F.silu(z)).to(u.dtype))
         return out, ((conv_state, cell_state) if return_state else None)
 
 

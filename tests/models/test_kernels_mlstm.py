@@ -112,6 +112,24 @@ def test_causal_conv_compiled_branch_matches_eager(monkeypatch, dtype, tol):
     torch.testing.assert_close(s2, s1)
 
 
+def test_causal_conv_compiled_branch_keeps_bf16_input_for_backward(monkeypatch):
+    """The compiled branch sums the taps in fp32 but keeps the bf16 input (and its zero
+    history) for the backward pass, not an fp32 copy of it; its gradients match fp32's."""
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    x = torch.randn(2, 9, 6).to(torch.bfloat16).requires_grad_()
+    w, b = torch.randn(6, 4, requires_grad=True), torch.randn(6, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y, _ = causal_conv1d(x, w, b)
+    big = [t for t in saved if t.numel() >= x.numel()]
+    assert big and all(t.dtype == torch.bfloat16 for t in big), [(t.dtype, tuple(t.shape)) for t in big]
+    y.float().square().sum().backward()
+    x32, w32, b32 = (t.detach().float().requires_grad_() for t in (x, w, b))
+    causal_conv1d_ref(x32, w32, b32)[0].square().sum().backward()
+    for got, want in ((x.grad, x32.grad), (w.grad, w32.grad), (b.grad, b32.grad)):
+        torch.testing.assert_close(got.float(), want, rtol=3e-2, atol=3e-2)
+
+
 @pytest.mark.gpu
 def test_fla_form_matches_recurrent():
     from babybench.models.kernels import fla_available

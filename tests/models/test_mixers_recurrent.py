@@ -76,6 +76,23 @@ def test_mlstm_gate_preacts_match_linear_of_concatenation():
     torch.testing.assert_close(fg, mixer.fgate(qkv))
 
 
+def test_mlstm_block_keeps_no_fp32_copy_of_z():
+    """Under bf16 autocast the output gate's backward keeps z (half of ``up_proj``'s output) in
+    bf16: none of the tensors saved for the backward pass is an fp32 copy of it."""
+    torch.manual_seed(0)
+    mixer = MIXERS.get("x")(_cfg("x"), 0)
+    outs = []
+    mixer.up_proj.register_forward_hook(lambda m, i, o: outs.append(o))
+    saved = []
+    with torch.autocast("cpu", dtype=torch.bfloat16), \
+            torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        mixer(torch.randn(2, 7, mixer.up_proj.in_features))
+    z = outs[0].chunk(2, dim=-1)[1]
+    assert z.dtype == torch.bfloat16
+    copies = [t for t in saved if t.dtype == torch.float32 and t.shape == z.shape and torch.equal(t, z.float())]
+    assert not copies
+
+
 def test_mlstm_block_matches_reference_forward():
     """The block equals the paper's layout run op by op, outputs and every gradient: q / k / v
     maps, ``Linear(3 di, H)`` gates on their concatenation (soft-capped), the step-by-step

@@ -14,15 +14,17 @@ def causal_conv1d(x, weight, bias=None, state=None):
     """Fast form. x: (B, T, C); weight: (C, W); bias: (C,) or None; state: (B, W - 1, C)
     or None. Returns (y (B, T, C), new state (B, W - 1, C)).
 
-    Eager: ``F.conv1d``. Under ``torch.compile``: the sum over the W taps in fp32, which
-    Inductor fuses into one kernel. Forward + backward at the 30m xLSTM block's shapes
-    (H200, bf16): 1.01 ms eager for ``F.conv1d`` against 1.73 for the taps, compiled 1.26
-    against 0.97."""
+    Eager: ``F.conv1d``. Under ``torch.compile``: the sum over the W taps, which Inductor
+    fuses into one kernel. Forward + backward at the 30m xLSTM block's shapes (H200, bf16):
+    1.01 ms eager for ``F.conv1d`` against 1.73 for the taps, compiled 1.26 against 0.97.
+    The products and their sum are fp32 (or wider; the weights are upcast), while x and its
+    zero history stay in x's dtype, so the padded input that the backward pass keeps is
+    bf16, not an fp32 copy, under bf16 autocast."""
     if torch.compiler.is_compiling():
         acc = torch.promote_types(x.dtype, torch.float32)
-        up = lambda t: None if t is None else t.to(acc)  # noqa: E731
-        y, new_state = causal_conv1d_ref(up(x), up(weight), up(bias), up(state))
-        return y.to(x.dtype), new_state.to(x.dtype)
+        y, new_state = causal_conv1d_ref(x, weight.to(acc), None if bias is None else bias.to(acc),
+                                         None if state is None else state.to(x.dtype))
+        return y.to(x.dtype), new_state
     B, T, C = x.shape
     W = weight.shape[-1]
     if state is None:
