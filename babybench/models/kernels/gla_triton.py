@@ -160,10 +160,22 @@ def _grads(q, k, v, b, do, hs, dhs, dq, dk, dv, dG, scale, T, H, K, V, NT,
     tl.store(dG + (ib * T + t) * H + ih, tl.sum(qn.to(tl.float32) * dqn - kn.to(tl.float32) * dkn, 1), mask=mt)
 
 
-# Launch settings per kernel. _grads holds about ten (BT, BK) / (BT, BT) fp32 tiles at once
-# (eight warps), and one software-pipelining stage keeps its loop over value blocks within
-# Hopper's 227 KiB of shared memory at K = 128 (three stages asked for 252 KiB).
-LAUNCH = {"_states_fwd": {}, "_out_fwd": {}, "_states_bwd": {}, "_grads": {"num_warps": 8, "num_stages": 1}}
+# Launch settings per kernel: ``BV``, the value block width (capped at V's power of 2), and
+# Triton's warps and pipelining stages; :data:`LAUNCH_SMALL_K` overrides them for key blocks
+# of 64 or less. Kernel times (B = 32, T = 512, bf16, H200, CUDA profiler; ninth session,
+# ``python benchmarks/gla_triton_sweep.py``), against the settings before (all BV = 64, four
+# warps, the gradient kernel on eight warps and one stage):
+# - mLSTM, 8 heads of 128: the state loops 45 / 45 us with BV = 128 (58 / 60 with 64); the
+#   gradient kernel 173 us with eight warps and three stages (209 with one stage, 247-253 at
+#   BV = 128, 254-312 on four warps); all four 334 us instead of 402.
+# - Mamba-2, 16 heads of 64: the gradient kernel 128 us on four warps (207 on eight).
+LAUNCH = {
+    "_states_fwd": {"BV": 128},
+    "_out_fwd": {"BV": 64},
+    "_states_bwd": {"BV": 128},
+    "_grads": {"BV": 64, "num_warps": 8, "num_stages": 3},
+}
+LAUNCH_SMALL_K = {"_grads": {"num_warps": 4}}
 
 #: dtype of the stored chunk states h_n and dh_n; None = v's. Every kernel that reads them casts
 #: them to v's dtype before its matmul, so None gives the same bits as fp32 (tests: fp16 in the
@@ -180,25 +192,32 @@ def _chunk_cumsum(g, BT):
     return gp.view(B, -1, BT, H).cumsum(2).view(B, -1, H)[:, :T].contiguous()
 
 
-def _sizes(q, v, BT, BV=64):
-    """(B, T, H, K, V, chunks, key block, value block, value blocks); blocks are powers of 2 >= 16."""
+def _sizes(q, v, BT):
+    """(B, T, H, K, V, chunks, key block); the key block is a power of 2 >= 16."""
     B, T, H, K = q.shape
-    V = v.shape[-1]
-    BV = min(BV, max(16, triton.next_power_of_2(V)))
-    return B, T, H, K, V, triton.cdiv(T, BT), max(16, triton.next_power_of_2(K)), BV, triton.cdiv(V, BV)
+    return B, T, H, K, v.shape[-1], triton.cdiv(T, BT), max(16, triton.next_power_of_2(K))
+
+
+def _launch(name, V, BK):
+    """(value blocks, launch keywords) of kernel ``name`` for key block ``BK``: ``LAUNCH[name]``
+    (with ``LAUNCH_SMALL_K``'s where BK <= 64), its ``BV`` capped at V's power of 2 (>= 16)."""
+    opts = {**LAUNCH[name], **(LAUNCH_SMALL_K.get(name, {}) if BK <= 64 else {})}
+    BV = min(opts.pop("BV", 64), max(16, triton.next_power_of_2(V)))
+    return triton.cdiv(V, BV), dict(opts, BV=BV)
 
 
 class _SimpleGLA(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, g, scale, BT):
         q, k, v = (x.contiguous() for x in (q, k, v))
-        B, T, H, K, V, NT, BK, BV, NV = _sizes(q, v, BT)
+        B, T, H, K, V, NT, BK = _sizes(q, v, BT)
         b = _chunk_cumsum(g, BT)                            # (B, T, H) fp32
         hs = torch.empty(B * H, NT, K, V, device=q.device, dtype=STATE_DTYPE or v.dtype)
-        _states_fwd[(NV, B * H)](k, v, b, hs, T, H, K, V, NT, BT=BT, BK=BK, BV=BV, **LAUNCH["_states_fwd"])
+        NV, kw = _launch("_states_fwd", V, BK)
+        _states_fwd[(NV, B * H)](k, v, b, hs, T, H, K, V, NT, BT=BT, BK=BK, **kw)
         o = torch.empty_like(v)
-        _out_fwd[(NV, NT, B * H)](q, k, v, b, hs, o, scale, T, H, K, V, NT, BT=BT, BK=BK, BV=BV,
-                                  **LAUNCH["_out_fwd"])
+        NV, kw = _launch("_out_fwd", V, BK)
+        _out_fwd[(NV, NT, B * H)](q, k, v, b, hs, o, scale, T, H, K, V, NT, BT=BT, BK=BK, **kw)
         ctx.save_for_backward(q, k, v, b, hs)
         ctx.scale, ctx.BT = scale, BT
         return o
@@ -206,15 +225,16 @@ class _SimpleGLA(torch.autograd.Function):
     @staticmethod
     def backward(ctx, do):
         q, k, v, b, hs = ctx.saved_tensors
-        B, T, H, K, V, NT, BK, BV, NV = _sizes(q, v, ctx.BT)
+        B, T, H, K, V, NT, BK = _sizes(q, v, ctx.BT)
         do = do.contiguous()
         dhs = torch.empty_like(hs)
-        _states_bwd[(NV, B * H)](q, do, b, dhs, ctx.scale, T, H, K, V, NT, BT=ctx.BT, BK=BK, BV=BV,
-                                 **LAUNCH["_states_bwd"])
+        NV, kw = _launch("_states_bwd", V, BK)
+        _states_bwd[(NV, B * H)](q, do, b, dhs, ctx.scale, T, H, K, V, NT, BT=ctx.BT, BK=BK, **kw)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         dG = torch.empty(B, T, H, device=q.device, dtype=torch.float32)
+        NV, kw = _launch("_grads", V, BK)
         _grads[(NT, B * H)](q, k, v, b, do, hs, dhs, dq, dk, dv, dG, ctx.scale, T, H, K, V, NT,
-                            BT=ctx.BT, BK=BK, BV=BV, NV=NV, **LAUNCH["_grads"])
+                            BT=ctx.BT, BK=BK, NV=NV, **kw)
         return dq, dk, dv, dG.flip(1).cumsum(1).flip(1), None, None
 
 
