@@ -5,10 +5,11 @@
 For the Mamba-2 (16 heads of 64) and mLSTM (8 heads of 124, padded to 128) shapes of the
 30m preset at B=32, T=512, bf16, runs fwd+bwd of ``simple_gla_triton`` for each setting
 (value block width BV, warps, pipelining stages) of one kernel at a time, the others at
-``LAUNCH``'s values (``LAUNCH_SMALL_K`` is off for the kernel swept), and prints each kernel's own CUDA time from the profiler (mean of 10
-calls). Wall-clock timing of the whole call was too noisy to rank settings (eighth session);
-the profiler's kernel times repeat to about 1 us. Settings that do not fit print the error.
-The largest difference of the outputs and gradients from the ``LAUNCH`` run is printed too.
+``LAUNCH``'s values (``LAUNCH_SMALL_K`` is off for the kernel swept), and prints each
+kernel's own CUDA time from the profiler (mean of 10 calls). Wall-clock timing of the whole
+call was too noisy to rank settings (earlier sessions); the profiler's kernel times repeat to
+about 1 us. Settings that do not fit print the error. The largest relative difference of the
+outputs and gradients from the ``LAUNCH`` run is printed too.
 """
 from __future__ import annotations
 
