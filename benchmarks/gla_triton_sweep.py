@@ -52,6 +52,12 @@ def main():
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--bv", default="32,64,128", help="value block widths to try")
     args = ap.parse_args()
+    for opt, given, known in (("--shapes", args.shapes, SHAPES), ("--kernels", args.kernels, GT.LAUNCH)):
+        bad = [n for n in given.split(",") if n not in known]
+        if bad:
+            ap.error(f"{opt}: unknown {', '.join(bad)}; known: {', '.join(known)}")
+    if not all(w.isdigit() and int(w) >= 16 and not int(w) & (int(w) - 1) for w in args.bv.split(",")):
+        ap.error(f"--bv {args.bv}: give powers of 2 of at least 16, e.g. --bv 64,128")
     torch.manual_seed(0)
     for name in args.shapes.split(","):
         H, K = SHAPES[name]

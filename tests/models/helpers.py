@@ -52,6 +52,14 @@ def check_causal(model, T: int = 12, t: int = 6, atol: float = 1e-5):
     assert (a[:, t] - b[:, t]).abs().max().item() > atol, "the changed token had no effect"
 
 
+def saved_for_backward(fn, *args):
+    """(fn(*args), the tensors autograd saved for the backward pass while running it)."""
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        out = fn(*args)
+    return out, saved
+
+
 def run_in_triton_interpreter(code: str, timeout: int = 600) -> None:
     """Run ``code`` (which prints "ok" when its checks pass) in a child process under Triton's CPU
     interpreter: ``TRITON_INTERPRET=1`` must be set before triton is imported, and CUDA hidden."""

@@ -217,11 +217,12 @@ def test_auto_mixers_compile_to_one_graph_on_gpu():
 def test_launch_settings_per_kernel():
     """Each kernel's value block is capped at V's power of 2, and small key blocks take their override."""
     pytest.importorskip("triton")
-    from babybench.models.kernels.gla_triton import LAUNCH, _launch
+    from babybench.models.kernels.gla_triton import LAUNCH, LAUNCH_SMALL_K, _launch
 
     assert _launch("_states_fwd", 124, 128) == (1, {"BV": 128})     # mLSTM heads padded to 128
     assert _launch("_states_fwd", 64, 64) == (1, {"BV": 64})         # Mamba-2 heads of 64
     assert _launch("_out_fwd", 100, 128) == (2, {"BV": 64})
     assert _launch("_grads", 124, 128) == (2, LAUNCH["_grads"])
-    assert _launch("_grads", 64, 64) == (1, {**LAUNCH["_grads"], "num_warps": 4})
+    assert _launch("_grads", 64, 64) == (1, {**LAUNCH["_grads"], **LAUNCH_SMALL_K["_grads"]})
+    assert LAUNCH_SMALL_K["_grads"] != {k: LAUNCH["_grads"][k] for k in LAUNCH_SMALL_K["_grads"]}
     assert _launch("_grads", 20, 32)[1]["BV"] == 32

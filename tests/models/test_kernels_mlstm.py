@@ -6,6 +6,7 @@ import importlib
 
 M = importlib.import_module("babybench.models.kernels.mlstm")
 from babybench.models.kernels import causal_conv1d, causal_conv1d_ref
+from tests.models.helpers import saved_for_backward
 
 
 def _inputs(T, dtype, B=2, H=2, K=8, V=6, seed=0):
@@ -118,9 +119,7 @@ def test_causal_conv_compiled_branch_keeps_bf16_input_for_backward(monkeypatch):
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     x = torch.randn(2, 9, 6).to(torch.bfloat16).requires_grad_()
     w, b = torch.randn(6, 4, requires_grad=True), torch.randn(6, requires_grad=True)
-    saved = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-        y, _ = causal_conv1d(x, w, b)
+    (y, _), saved = saved_for_backward(causal_conv1d, x, w, b)
     big = [t for t in saved if t.numel() >= x.numel()]
     assert big and all(t.dtype == torch.bfloat16 for t in big), [(t.dtype, tuple(t.shape)) for t in big]
     y.float().square().sum().backward()

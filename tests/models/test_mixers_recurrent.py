@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from babybench.models import MIXERS, ModelConfig, build_model
 from babybench.models.model import BabyLM
-from tests.models.helpers import check_causal, check_decode_matches_forward
+from tests.models.helpers import check_causal, check_decode_matches_forward, saved_for_backward
 
 CHARS = ["h", "m", "x", "s"]
 
@@ -83,12 +83,10 @@ def test_mlstm_block_keeps_no_fp32_copy_of_z():
     mixer = MIXERS.get("x")(_cfg("x"), 0)
     outs = []
     mixer.up_proj.register_forward_hook(lambda m, i, o: outs.append(o))
-    saved = []
-    with torch.autocast("cpu", dtype=torch.bfloat16), \
-            torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-        mixer(torch.randn(2, 7, mixer.up_proj.in_features))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, saved = saved_for_backward(mixer, torch.randn(2, 7, mixer.up_proj.in_features))
     z = outs[0].chunk(2, dim=-1)[1]
-    assert z.dtype == torch.bfloat16
+    assert z.dtype == torch.bfloat16 and saved
     copies = [t for t in saved if t.dtype == torch.float32 and t.shape == z.shape and torch.equal(t, z.float())]
     assert not copies
 
