@@ -3,8 +3,9 @@
 Layout is (B, T, H, D) everywhere. See :mod:`.gla` (HGRN2 and Mamba-2/SSD) and
 :mod:`.mlstm` (xLSTM's mLSTM); :mod:`.conv` holds the short causal convolution and
 :mod:`.gla_triton` babybench's own Triton kernel of the scalar-decay scan, and
-:mod:`.blockdiag_triton` its kernels of xLSTM's block-diagonal q/k/v maps (each imported only when a
-call runs on it: ``auto`` on CUDA, or ``backend: triton``).
+:mod:`.blockdiag_triton` its kernels of xLSTM's block-diagonal q/k/v maps, and :mod:`.lstm_triton`
+its persistent kernels of the LSTM recurrence (each imported only when a call runs on it: ``auto``
+on CUDA, or ``backend: triton``).
 """
 from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
 from babybench.models.kernels.gla import (
