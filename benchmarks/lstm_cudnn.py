@@ -12,8 +12,10 @@ Cases (bf16 autocast unless named otherwise):
   different model (no norm, MLP or residual between the layers), timed only for comparison;
 - the same stack as a wavefront over time chunks: layer l runs chunk c on its own CUDA stream
   while layer l + 1 runs chunk c - 1, to overlap the latency-bound recurrences. Its largest
-  difference from the stack of single-layer calls is printed with it.
-A diagnosis tool: it bounds what the lstm family can reach while cuDNN runs its recurrence.
+  difference from the stack of single-layer calls is printed with it;
+- one layer and the stack on babybench's persistent Triton kernels (``kernels.lstm_triton``, what
+  the lstm family runs on an H100-class GPU), with their largest output difference from cuDNN.
+``--cases`` picks groups of them (default all): single, fp16, stack, stacked, wavefront, triton.
 """
 from __future__ import annotations
 
@@ -54,13 +56,43 @@ def wavefront_forward(layers, x, n_chunks, streams):
     return torch.cat(outs[-1], dim=1)
 
 
+CASES = ("single", "fp16", "stack", "stacked", "wavefront", "triton")
+
+
+def triton_forward(layers, x):
+    """``stack_forward`` with each layer's recurrence on babybench's Triton kernels."""
+    from babybench.models.kernels.lstm_triton import lstm_triton
+    for m in layers:
+        x, _ = lstm_triton(x.to(torch.bfloat16), m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0)
+    return x
+
+
+def triton_cases(layers, x, ref, fwd_bwd, amp):
+    """The Triton kernels' cases, where they take the shape (CUDA, triton installed); else none."""
+    from babybench.models.kernels import triton_available
+    if not (x.is_cuda and triton_available()):
+        return []
+    from babybench.models.kernels.lstm_triton import lstm_triton_ok
+    if not lstm_triton_ok(x, layers[0].hidden_size, torch.bfloat16):
+        return []
+    with torch.no_grad(), amp():
+        one = (triton_forward(layers[:1], x).float() - layers[0](x)[0].float()).abs().max().item()
+        full = (triton_forward(layers, x).float() - ref).abs().max().item()
+    return [("1 layer, babybench Triton kernels", fwd_bwd(lambda t: triton_forward(layers[:1], t)), f"{one:.1e} (vs cuDNN)"),
+            (f"{len(layers)} layers, babybench Triton kernels", fwd_bwd(lambda t: triton_forward(layers, t)), f"{full:.1e}")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_timing_args(ap, iters=10)
     ap.add_argument("--width", type=int, default=512, help="input and hidden width (the 30m d_model)")
     ap.add_argument("--layers", type=int, default=5, help="the 30m lstm family's depth")
     ap.add_argument("--chunks", default="4,8,16", help="wavefront chunk counts")
+    ap.add_argument("--cases", default=",".join(CASES), help=f"comma list of case groups: {', '.join(CASES)}")
     args = ap.parse_args()
+    want = set(args.cases.split(","))
+    if want - set(CASES):
+        ap.error(f"--cases: unknown {', '.join(sorted(want - set(CASES)))}; known: {', '.join(CASES)}")
     dev = torch.device(args.device)
     torch.manual_seed(0)
     B, T, D = args.batch, args.seq, args.width
@@ -76,17 +108,23 @@ def main() -> None:
         return run
 
     streams = [torch.cuda.Stream() if dev.type == "cuda" else None for _ in layers]
-    cases = [("1 layer, bf16 autocast", fwd_bwd(lambda t: layers[0](t)[0]), "")]
-    if dev.type == "cuda":  # fp16 LSTMs run on CUDA only
+    cases = []
+    if "single" in want:
+        cases.append(("1 layer, bf16 autocast", fwd_bwd(lambda t: layers[0](t)[0]), ""))
+    if "fp16" in want and dev.type == "cuda":  # fp16 LSTMs run on CUDA only
         half, xh = nn.LSTM(D, D, batch_first=True).to(dev).half(), x.detach().half().requires_grad_()
         cases.append(("1 layer, fp16", fwd_bwd(lambda t: half(t)[0], xh), ""))
-    cases.append((f"{args.layers} layers, one call each", fwd_bwd(lambda t: stack_forward(layers, t)), ""))
-    stacked = nn.LSTM(D, D, num_layers=args.layers, batch_first=True).to(dev)
-    cases.append((f"{args.layers} layers, one nn.LSTM(num_layers={args.layers}) call",
-                  fwd_bwd(lambda t: stacked(t)[0]), ""))
+    if "stack" in want:
+        cases.append((f"{args.layers} layers, one call each", fwd_bwd(lambda t: stack_forward(layers, t)), ""))
+    if "stacked" in want:
+        stacked = nn.LSTM(D, D, num_layers=args.layers, batch_first=True).to(dev)
+        cases.append((f"{args.layers} layers, one nn.LSTM(num_layers={args.layers}) call",
+                      fwd_bwd(lambda t: stacked(t)[0]), ""))
     with torch.no_grad(), amp():
         ref = stack_forward(layers, x).float()
-    for n in (int(c) for c in args.chunks.split(",")):
+    if "triton" in want:
+        cases += triton_cases(layers, x, ref, fwd_bwd, amp)
+    for n in (int(c) for c in args.chunks.split(",")) if "wavefront" in want else ():
         with torch.no_grad(), amp():
             diff = (wavefront_forward(layers, x, n, streams).float() - ref).abs().max().item()
         cases.append((f"{args.layers} layers, wavefront of {n} chunks",
