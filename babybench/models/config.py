@@ -38,10 +38,11 @@ class ModelConfig:
         max_seq_len: longest sequence the model is meant for (RoPE cache size hint).
         tie_embeddings: share the token embedding and the LM head weights.
         norm_eps: RMSNorm epsilon.
-        backend: kernel choice for recurrent mixers: ``torch`` (chunked PyTorch; the step
-            for decoding), ``fla`` (fla's Triton kernels, CUDA only), ``triton`` (babybench's
-            scalar-decay Triton kernel, CUDA only) or ``auto`` (``triton`` where it applies
-            on an H100-class GPU, else ``torch``).
+        backend: kernel choice for recurrent mixers: ``torch`` (chunked PyTorch, and cuDNN
+            for the LSTM; the step for decoding), ``fla`` (fla's Triton kernels, CUDA only),
+            ``triton`` (babybench's Triton kernels: the scalar-decay scan, the LSTM recurrence;
+            CUDA only) or ``auto`` (``triton`` where it applies on an H100-class GPU, else
+            ``torch``).
         chunk_size: chunk length of the chunked scalar-decay scans (Mamba-2, mLSTM,
             QRNN). HGRN2 has its own (``mixer_options.h.chunk_size``, default 32).
         init_std: std of the normal init of linear and embedding weights.

@@ -257,7 +257,7 @@ class _LSTM(torch.autograd.Function):
                             DP=_width(D), num_warps=NUM_WARPS["fwd"])
         ctx.save_for_backward(xt, h0, c0, w_ih, w_hh, y, acts, cs)
         ctx.grid = hs, bb
-        return y, y[:, -1], cT
+        return y, y[:, -1].contiguous(), cT                         # cuDNN takes only contiguous states
 
     @staticmethod
     def backward(ctx, dy, dhT, dcT):
