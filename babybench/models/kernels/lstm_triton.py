@@ -64,10 +64,17 @@ def _gate_tiles(ptr, row, D, mask):
 
 
 @triton.jit
-def _c_before(cs, c0, t, B, D, st, mask):
-    """c_{t-1}: step t - 1's tile of cs (T, B, D), or c0's for t = 0."""
-    return (tl.load(cs + (t - 1) * B * D + st, mask=mask & (t > 0), other=0.)
-            + tl.load(c0 + st, mask=mask & (t == 0), other=0.))
+def _tile_mask(rb, cols, B, D, live):
+    """(rb < B) & (cols < D) as a (len(rb), len(cols)) mask, all False unless the scalar ``live``
+    (written so, not ``mask & live``: Triton 3.9's interpreter refuses that mask's dtype)."""
+    return (rb[:, None] < tl.where(live, B, 0)) & (cols[None, :] < D)
+
+
+@triton.jit
+def _c_before(cs, c0, t, B, D, st, rb, jj):
+    """c_{t-1}: step t - 1's tile of cs (T, B, D), c0's for t = 0, zeros for t < 0."""
+    return (tl.load(cs + (t - 1) * B * D + st, mask=_tile_mask(rb, jj, B, D, t > 0), other=0.)
+            + tl.load(c0 + st, mask=_tile_mask(rb, jj, B, D, t == 0), other=0.))
 
 
 @triton.jit
@@ -128,7 +135,8 @@ def _lstm_fwd(gx, w, h0, c0, y, acts, cs, cT, flags, T, B, D, NS,
         a = xt + (tl.dot(h_0, w0) + tl.dot(h_1, w1)) + (tl.dot(h_2, w2) + tl.dot(h_3, w3))
         sg = _sigmoid(tl.where(is_g, 2 * a, a))
         a = tl.where(is_g, 2 * sg - 1, sg)                          # i, f, g, o (tanh(x) = 2 sig(2x) - 1)
-        xt = tl.load(gx + row + B * 4 * D, mask=m4 & (t + 1 < T), other=0.).to(tl.float32)  # next step's
+        xt = tl.load(gx + row + B * 4 * D, mask=_tile_mask(rb, unit, B, D, t + 1 < T),
+                     other=0.).to(tl.float32)                       # the next step's, early
         tl.store(acts + row, a, mask=m4)
         c = _gate(a, 1, BB, HS) * c + _gate(a, 0, BB, HS) * _gate(a, 2, BB, HS)
         tl.store(y + (rb[:, None] * T + t) * D + jj[None, :],
@@ -165,7 +173,7 @@ def _lstm_bwd(dy, w, acts, cs, c0, dhT, dcT, dg, dh0, dc0, flags, T, B, D, NS,
     t = T - 1
     ig, fg, gg, og = _gate_tiles(acts, (t * B + rb[:, None]) * (4 * D) + jj[None, :], D, m2)
     c = tl.load(cs + t * B * D + st, mask=m2, other=0.)
-    cp = _c_before(cs, c0, t, B, D, st, m2)
+    cp = _c_before(cs, c0, t, B, D, st, rb, jj)
     dyt = tl.load(dy + t * B * D + st, mask=m2, other=0.).to(tl.float32)
     while t >= 0:
         dh += dyt
@@ -182,9 +190,9 @@ def _lstm_bwd(dy, w, acts, cs, c0, dhT, dcT, dg, dh0, dc0, flags, T, B, D, NS,
         tl.store(dg + row + 2 * D, (dc * ig * (1 - gg * gg)).to(et), mask=m2)
         tl.store(dg + row + 3 * D, (dh * tc * og * (1 - og)).to(et), mask=m2)
         dc = dc * fg
-        mp = m2 & (t > 0)
+        mp = _tile_mask(rb, jj, B, D, t > 0)
         ig, fg, gg, og = _gate_tiles(acts, row - B * 4 * D, D, mp)
-        c, cp = cp, _c_before(cs, c0, t - 1, B, D, st, mp)
+        c, cp = cp, _c_before(cs, c0, t - 1, B, D, st, rb, jj)
         dyt = tl.load(dy + (t - 1) * B * D + st, mask=mp, other=0.).to(tl.float32)
         dh = tl.zeros((BB, HS), dtype=tl.float32)
         _barrier(flags + grp, NS, T - t)
