@@ -15,8 +15,11 @@ from babybench.models import ModelConfig, build_model
 from babybench.models.kernels import triton_available
 from tests.models.helpers import run_in_triton_interpreter
 
-COMPARE = """
-def compare(B, T, Din, D, dt, tol, state, device="cpu", **grid):
+def compare_with_nn_lstm(B, T, Din, D, dt, tol, state, device="cpu", **grid):
+    """``lstm_triton`` against ``torch.nn.LSTM`` in fp64: outputs, final state and every gradient
+    (of the initial state too, where ``state``), each within ``tol`` relative. ``grid``: the
+    kernels' ``hs`` / ``bb``. Run by the interpreter check (a child process) and the GPU test."""
+    from babybench.models.kernels.lstm_triton import lstm_triton
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(Din, D, batch_first=True).double().to(device)
     x = torch.randn(B, T, Din, dtype=torch.double, device=device)
@@ -38,18 +41,17 @@ def compare(B, T, Din, D, dt, tol, state, device="cpu", **grid):
     for name, a, b in pairs:
         rel = ((a.double() - b).norm() / b.norm()).item()
         assert rel < tol, (B, T, Din, D, dt, name, rel)
-"""
+
 
 CHECK = """
 import torch
-from babybench.models.kernels.lstm_triton import lstm_triton
-""" + COMPARE + """
+from tests.models.test_kernels_lstm_triton import compare_with_nn_lstm
 # (B, T, D_in, D, dtype, tolerance, state, hidden units per program): widths not powers of 2,
 # batch rows past one group of 16 (B = 20: two groups, the second partial), fp16
 for B, T, Din, D, dt, tol, state, hs in [(3, 7, 20, 24, torch.float32, 1e-5, True, 32),
                                           (20, 5, 16, 16, torch.float32, 1e-5, False, 16),
                                           (2, 9, 16, 40, torch.float16, 5e-3, True, 64)]:
-    compare(B, T, Din, D, dt, tol, state, hs=hs)
+    compare_with_nn_lstm(B, T, Din, D, dt, tol, state, hs=hs)
 print("ok")
 """
 
@@ -108,11 +110,8 @@ needs_gpu = pytest.mark.skipif(not (torch.cuda.is_available() and triton_availab
 def test_lstm_kernels_match_nn_lstm_on_gpu():
     """The real grid (32 programs a group at D = 512, a barrier after every step) in bf16, with a
     partial third group of batch rows, a state in and out, and a width that is not a power of 2."""
-    from babybench.models.kernels.lstm_triton import lstm_triton
-    scope = {"torch": torch, "lstm_triton": lstm_triton}
-    exec(COMPARE, scope)
-    scope["compare"](40, 100, 384, 512, torch.bfloat16, 2e-2, True, device="cuda")
-    scope["compare"](5, 70, 64, 200, torch.bfloat16, 2e-2, False, device="cuda")
+    compare_with_nn_lstm(40, 100, 384, 512, torch.bfloat16, 2e-2, True, device="cuda")
+    compare_with_nn_lstm(5, 70, 64, 200, torch.bfloat16, 2e-2, False, device="cuda")
 
 
 @pytest.mark.gpu

@@ -98,7 +98,7 @@ def _row_tile(ptr, base, ks, D, mb):
 
 
 @triton.jit
-def _lstm_fwd(gx, w, h0, c0, y, acts, cs, cT, flags, T, B, D, NS,
+def _lstm_fwd(gx, w, h0, c0, y, acts, cs, cT, counts, T, B, D, NS,
               BB: tl.constexpr, HS: tl.constexpr, DP: tl.constexpr):
     """gx, acts (T, B, 4 D); cs (T, B, D) are time-major, so one step's tiles are contiguous (with
     batch-major rows 2 MB apart, one step's loads took 15-50 us). y is (B, T, D).
@@ -142,14 +142,14 @@ def _lstm_fwd(gx, w, h0, c0, y, acts, cs, cT, flags, T, B, D, NS,
         tl.store(y + (rb[:, None] * T + t) * D + jj[None, :],
                  (_gate(a, 3, BB, HS) * _tanh(c)).to(y.dtype.element_ty), mask=m2)
         tl.store(cs + t * B * D + st, c, mask=m2)
-        _barrier(flags + grp, NS, t + 1)
+        _barrier(counts + grp, NS, t + 1)
         row += B * 4 * D
         t += 1
     tl.store(cT + st, c, mask=m2)
 
 
 @triton.jit
-def _lstm_bwd(dy, w, acts, cs, c0, dhT, dcT, dg, dh0, dc0, flags, T, B, D, NS,
+def _lstm_bwd(dy, w, acts, cs, c0, dhT, dcT, dg, dh0, dc0, counts, T, B, D, NS,
               BB: tl.constexpr, HS: tl.constexpr, DP: tl.constexpr):
     """dy, cs (T, B, D); acts, dg (T, B, 4 D): time-major, as in the forward kernel.
 
@@ -195,7 +195,7 @@ def _lstm_bwd(dy, w, acts, cs, c0, dhT, dcT, dg, dh0, dc0, flags, T, B, D, NS,
         c, cp = cp, _c_before(cs, c0, t - 1, B, D, st, rb, jj)
         dyt = tl.load(dy + (t - 1) * B * D + st, mask=mp, other=0.).to(tl.float32)
         dh = tl.zeros((BB, HS), dtype=tl.float32)
-        _barrier(flags + grp, NS, T - t)
+        _barrier(counts + grp, NS, T - t)
         t -= 1
     dgn = tl.load(dg + (rb * (4 * D))[None, :, None] + kg, mask=mg, other=0., cache_modifier=".cg")
     tl.store(dh0 + st, tl.sum(tl.dot(dgn, wb), 0), mask=m2)
@@ -259,9 +259,9 @@ class _LSTM(torch.autograd.Function):
         cs = torch.empty(T, B, D, device=x.device, dtype=torch.float32)
         cT = torch.empty(B, D, device=x.device, dtype=torch.float32)
         ns, ng = _grid(B, D, hs, bb)
-        flags = torch.zeros(ng, device=x.device, dtype=torch.int32)
+        counts = torch.zeros(ng, device=x.device, dtype=torch.int32)   # one barrier counter a group
         h0, c0 = h0.to(dt).contiguous(), c0.float().contiguous()
-        _lstm_fwd[(ns, ng)](gx, w_hh, h0, c0, y, acts, cs, cT, flags, T, B, D, ns, BB=bb, HS=hs,
+        _lstm_fwd[(ns, ng)](gx, w_hh, h0, c0, y, acts, cs, cT, counts, T, B, D, ns, BB=bb, HS=hs,
                             DP=_width(D), num_warps=NUM_WARPS["fwd"])
         ctx.save_for_backward(xt, h0, c0, w_ih, w_hh, y, acts, cs)
         ctx.grid = hs, bb
@@ -278,8 +278,8 @@ class _LSTM(torch.autograd.Function):
         dg = torch.empty(T, B, 4 * D, device=y.device, dtype=y.dtype)
         dh0, dc0 = (torch.empty(B, D, device=y.device, dtype=torch.float32) for _ in range(2))
         ns, ng = _grid(B, D, hs, bb)
-        flags = torch.zeros(ng, device=y.device, dtype=torch.int32)
-        _lstm_bwd[(ns, ng)](dy, w_hh, acts, cs, c0, dhT, dcT, dg, dh0, dc0, flags, T, B, D, ns,
+        counts = torch.zeros(ng, device=y.device, dtype=torch.int32)
+        _lstm_bwd[(ns, ng)](dy, w_hh, acts, cs, c0, dhT, dcT, dg, dh0, dc0, counts, T, B, D, ns,
                             BB=bb, HS=hs, DP=_width(D), num_warps=NUM_WARPS["bwd"])
         dg2 = dg.view(T * B, 4 * D)
         hprev = torch.cat([h0[None], y.transpose(0, 1)[:-1]]).reshape(T * B, D)   # time-major
