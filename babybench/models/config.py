@@ -40,8 +40,8 @@ class ModelConfig:
         norm_eps: RMSNorm epsilon.
         backend: kernel choice for recurrent mixers: ``torch`` (chunked PyTorch, and cuDNN
             for the LSTM; the step for decoding), ``fla`` (fla's Triton kernels, CUDA only),
-            ``triton`` (babybench's Triton kernels: the scalar-decay scan, the LSTM recurrence;
-            CUDA only) or ``auto`` (``triton`` where it applies on an H100-class GPU, else
+            ``triton`` (babybench's Triton kernels: the scalar-decay scan, the LSTM recurrence,
+            xLSTM's block-diagonal maps, the short conv with its SiLU; CUDA only) or ``auto`` (``triton`` where it applies on an H100-class GPU, else
             ``torch``).
         chunk_size: chunk length of the chunked scalar-decay scans (Mamba-2, mLSTM,
             QRNN). HGRN2 has its own (``mixer_options.h.chunk_size``, default 32).

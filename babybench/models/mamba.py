@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from babybench.errors import BabybenchError
 from babybench.models.config import ModelConfig
-from babybench.models.kernels import causal_conv1d, simple_gla
+from babybench.models.kernels import causal_conv1d_silu, simple_gla
 from babybench.models.mixers import MIXERS
 
 
@@ -90,8 +90,9 @@ class Mamba2Mixer(nn.Module):
         acc = torch.promote_types(u.dtype, torch.float32)         # fp32 decays (fp64 in tests)
         conv_state, ssm_state = state if state is not None else (None, None)
         z, xBC, dt = self.in_proj(u).split([di, di + 2 * N, H], dim=-1)
-        xBC, conv_state = causal_conv1d(xBC, self.conv_weight, self.conv_bias, conv_state)
-        x, Bm, Cm = F.silu(xBC).split([di, N, N], dim=-1)          # (B, T, di), (B, T, N) x2
+        xBC, conv_state = causal_conv1d_silu(xBC, self.conv_weight, self.conv_bias, conv_state,
+                                             self.backend)
+        x, Bm, Cm = xBC.split([di, N, N], dim=-1)                  # (B, T, di), (B, T, N) x2
         dt = F.softplus(dt.to(acc) + self.dt_bias.to(acc))         # (B, T, H) fp32
         g = -torch.exp(self.A_log.to(acc)) * dt                    # (B, T, H) log decay
         x = x.view(Bsz, T, H, P)

@@ -11,7 +11,8 @@ mLSTM block (``x``, pre-up-projection; it carries its own up/down projection, so
     out     = down_proj((groupnorm(h) + skip * xc) * silu(z))
 
 On CUDA with babybench's Triton kernels (``backend: auto`` on an H100-class GPU, or ``triton``),
-the block-diagonal maps run as :mod:`.kernels.blockdiag_triton`.
+the block-diagonal maps run as :mod:`.kernels.blockdiag_triton` and the conv with its SiLU as
+:mod:`.kernels.conv_triton`.
 
 sLSTM (``s``): scalar memory with exponential gating, the max-stabiliser and
 block-diagonal (per head) recurrent weights; a plain Python loop over time (keep
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 
 from babybench.errors import BabybenchError
 from babybench.models.config import ModelConfig
-from babybench.models.kernels import causal_conv1d, mlstm, resolve_backend
+from babybench.models.kernels import causal_conv1d_silu, mlstm, resolve_backend
 from babybench.models.mixers import MIXERS
 
 
@@ -199,8 +200,7 @@ class MLSTMBlock(nn.Module):
         H, di = self.n_heads, self.di
         conv_state, cell_state = state if state is not None else (None, None)
         xm, z = self.up_proj(u).chunk(2, dim=-1)                    # (B, T, di) each
-        xc, conv_state = causal_conv1d(xm, self.conv_weight, self.conv_bias, conv_state)
-        xc = F.silu(xc)
+        xc, conv_state = causal_conv1d_silu(xm, self.conv_weight, self.conv_bias, conv_state, self.backend)
         q, k, v = self.q_proj(xc), self.k_proj(xc), self.v_proj(xm)
         ig, fg = self.gate_preacts(q, k, v)                         # (B, T, H) each, fp32
         if self.gate_softcap > 0:

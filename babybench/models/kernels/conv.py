@@ -3,11 +3,15 @@
 y_t[c] = bias[c] + sum_w weight[c, w] * x_{t - (W - 1) + w}[c]
 
 State = the last W - 1 inputs (B, W - 1, C); the zero state means zero history.
+Both blocks follow the conv with a SiLU: :func:`causal_conv1d_silu` runs the two as
+:mod:`.conv_triton`'s kernels where the backend resolves to ``triton`` and no state comes in.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from babybench.models.kernels.gla import resolve_backend
 
 
 def causal_conv1d(x, weight, bias=None, state=None):
@@ -45,3 +49,22 @@ def causal_conv1d_ref(x, weight, bias=None, state=None):
     if bias is not None:
         y = y + bias
     return y, xs[:, T:]
+
+
+def causal_conv1d_silu(x, weight, bias=None, state=None, backend="auto"):
+    """``silu`` of :func:`causal_conv1d` (same arguments and results, plus the kernel ``backend``).
+
+    Where ``backend`` resolves to ``triton`` (CUDA; see ``gla.resolve_backend``) and no state
+    comes in (training, scoring, prefill), :mod:`.conv_triton`'s kernels, eager or compiled:
+    x read once, no padded copy, and the conv recomputed in the backward pass. Otherwise the
+    conv, then ``F.silu``."""
+    if state is None and x.dim() == 3 and resolve_backend(backend, x) == "triton":
+        from babybench.models.kernels.conv_triton import causal_conv1d_silu_triton, conv_triton_ok
+        if conv_triton_ok(x, weight):
+            W = weight.shape[-1]
+            tail = x[:, max(0, x.shape[1] - (W - 1)):]             # the new state: the last W - 1 inputs
+            if tail.shape[1] < W - 1:
+                tail = F.pad(tail, (0, 0, W - 1 - tail.shape[1], 0))
+            return causal_conv1d_silu_triton(x, weight, bias), tail
+    y, new_state = causal_conv1d(x, weight, bias, state)
+    return F.silu(y), new_state
