@@ -18,7 +18,7 @@ import importlib
 import itertools
 
 import torch
-from torch.profiler import ProfilerActivity, profile
+from timing import kernel_us, max_rel_diff
 
 GT = importlib.import_module("babybench.models.kernels.gla_triton")
 SHAPES = {"mamba": (16, 64), "mlstm": (8, 128)}   # heads, head width
@@ -31,17 +31,7 @@ def kernel_times(ins, do, calls=10):
         o = GT.simple_gla_triton(*xs)
         o.backward(do)
         return [o] + [x.grad for x in xs]
-    outs = [step() for _ in range(3)][-1]                 # compile and warm up
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(calls):
-            step()
-        torch.cuda.synchronize()
-    return outs, {e.key: e.device_time_total / calls for e in prof.key_averages() if e.key in GT.LAUNCH}
-
-
-def max_rel_diff(a, b):
-    return max(((x.float() - y.float()).abs().max() / y.float().abs().max()).item() for x, y in zip(a, b))
+    return kernel_us(step, GT.LAUNCH, calls)
 
 
 def main():
@@ -58,6 +48,9 @@ def main():
             ap.error(f"{opt}: unknown {', '.join(bad)}; known: {', '.join(known)}")
     if not all(w.isdigit() and int(w) >= 16 and not int(w) & (int(w) - 1) for w in args.bv.split(",")):
         ap.error(f"--bv {args.bv}: give powers of 2 of at least 16, e.g. --bv 64,128")
+    if not torch.cuda.is_available():
+        raise SystemExit("gla_triton_sweep.py: needs a CUDA device (it reads each kernel's CUDA time); "
+                         "run it on the GPU machine")
     torch.manual_seed(0)
     for name in args.shapes.split(","):
         H, K = SHAPES[name]

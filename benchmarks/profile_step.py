@@ -28,6 +28,7 @@ GROUPS = (
     ("matmul (cuBLAS / CUTLASS)", r"nvjet|gemm|cutlass|sm90_|sm80_|ampere_"),
     ("babybench Triton scan", r"^_(states_fwd|out_fwd|states_bwd|grads)$"),
     ("babybench Triton block-diag map", r"^_block_diag_(fwd|bwd)$"),
+    ("babybench Triton conv + SiLU", r"^_conv_(fwd|bwd_g|bwd_x)$"),
     ("attention (SDPA)", r"flash|fmha|attention"),
     ("Inductor Triton", r"^triton_"),
 )

@@ -5,7 +5,7 @@
     python benchmarks/xlstm_parts.py --only "GLA form"   # the cases whose name holds a string
 
 Times, per call, bf16 autocast, eager and ``torch.compile``d: the short causal conv
-(``F.conv1d`` vs shift-and-add), the mLSTM cell (``mlstm_chunked`` vs ``mlstm_gla``), and the
+(``F.conv1d`` vs shift-and-add; with its SiLU, shift-and-add vs, on CUDA, babybench's Triton kernels), the mLSTM cell (``mlstm_chunked`` vs ``mlstm_gla``), and the
 block-diagonal q/k/v map (fused broadcast products vs a batched 4x4 einsum vs one dense
 matmul with the blocks expanded vs the ``torch.block_diag`` reference vs, on CUDA, babybench's
 Triton kernels). The GLA form runs with its head widths padded to multiples of 16 (its CUDA
@@ -18,6 +18,7 @@ import argparse
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
 from babybench.models.kernels import triton_available
 from babybench.models.kernels.conv import causal_conv1d, causal_conv1d_ref
@@ -29,6 +30,15 @@ from timing import add_timing_args, ms_per_call
 def _block_diag_triton(x, weight):
     from babybench.models.kernels.blockdiag_triton import block_diag_triton  # needs triton
     return block_diag_triton(x, weight)
+
+
+def _conv_silu_triton(x, weight, bias):
+    from babybench.models.kernels.conv_triton import causal_conv1d_silu_triton  # needs triton
+    return causal_conv1d_silu_triton(x, weight, bias)
+
+
+def _conv_silu_taps(x, weight, bias):
+    return F.silu(causal_conv1d_ref(x, weight, bias)[0])
 
 
 def fwd_bwd(fn, args, device):
@@ -55,6 +65,10 @@ def main() -> None:
     cases = [
         ("conv: F.conv1d", causal_conv1d, (x, leaf(C, 4, dtype=torch.float32), None)),
         ("conv: shift-and-add", causal_conv1d_ref, (x, leaf(C, 4, dtype=torch.float32), None)),
+        ("conv + SiLU: shift-and-add, then SiLU", _conv_silu_taps,
+         (x, leaf(C, 4, dtype=torch.float32), leaf(C, dtype=torch.float32))),
+        ("conv + SiLU: babybench Triton kernels", _conv_silu_triton,
+         (x, leaf(C, 4, dtype=torch.float32), leaf(C, dtype=torch.float32))),
         ("mLSTM cell: chunked", mlstm_chunked, (q, k, v, i, f)),
         ("mLSTM cell: GLA form, heads padded to 16", partial(mlstm_gla, align=16), (q, k, v, i, f)),
         ("mLSTM cell: GLA form, unpadded", partial(mlstm_gla, align=1), (q, k, v, i, f)),
