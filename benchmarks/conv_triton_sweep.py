@@ -51,6 +51,9 @@ def main():
         bad = [n for n in given.split(",") if n not in known]
         if bad:
             ap.error(f"{opt}: unknown {', '.join(bad)}; known: {', '.join(known)}")
+    for opt, given in (("--rows", args.rows), ("--channels", args.channels)):
+        if not all(n.isdigit() and int(n) >= 16 and not int(n) & (int(n) - 1) for n in given.split(",")):
+            ap.error(f"{opt} {given}: give powers of 2 of at least 16, e.g. {opt} 32,64")
     if not torch.cuda.is_available():
         raise SystemExit("conv_triton_sweep.py: needs a CUDA device (it reads each kernel's CUDA time); "
                          "run it on the GPU machine")

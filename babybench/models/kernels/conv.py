@@ -58,7 +58,7 @@ def causal_conv1d_silu(x, weight, bias=None, state=None, backend="auto"):
     comes in (training, scoring, prefill), :mod:`.conv_triton`'s kernels, eager or compiled:
     x read once, no padded copy, and the conv recomputed in the backward pass. Otherwise the
     conv, then ``F.silu``."""
-    if state is None and x.dim() == 3 and resolve_backend(backend, x) == "triton":
+    if state is None and resolve_backend(backend, x) == "triton":
         from babybench.models.kernels.conv_triton import causal_conv1d_silu_triton, conv_triton_ok
         if conv_triton_ok(x, weight):
             W = weight.shape[-1]

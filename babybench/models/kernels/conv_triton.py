@@ -25,6 +25,8 @@ import torch
 import triton
 import triton.language as tl
 
+from babybench.models.kernels.blockdiag_triton import _rows
+
 #: Launch settings per kernel: rows and channels per tile, and Triton's warps. From
 #: ``python benchmarks/conv_triton_sweep.py`` (H200, the 30m xLSTM block: B = 32, T = 512, 992
 #: channels, bf16; each kernel's CUDA time): forward 35.8 us, g and the weight sums 101.4 us, dx
@@ -112,12 +114,6 @@ def _grid_kw(name, R, C):
     """(grid, launch keywords) of kernel ``name`` over R rows and C channels."""
     kw = dict(LAUNCH[name])
     return (triton.cdiv(R, kw["BR"]), triton.cdiv(C, kw["BC"])), kw
-
-
-def _rows(t, C):
-    """``t`` as (rows, C) with unit stride along C: a view where the layout allows one."""
-    t = t.reshape(-1, C)
-    return t if t.stride(-1) == 1 else t.contiguous()
 
 
 class _ConvSiLU(torch.autograd.Function):
