@@ -1,7 +1,10 @@
 """Training throughput (tokens/s) and peak memory per family, plus HF / fla peers.
 
 One step = forward + backward + AdamW step, bf16 autocast on CUDA, timed after
-warm-up with CUDA events (median of ``--steps``). Each model runs in a fresh
+warm-up with CUDA events (median of ``--steps``). ``host ms`` is the CPU's time to issue the
+step (its Python, autograd and kernel launches, up to the synchronize). Close to ``step ms``, the
+GPU waited on the CPU, or the CPU on a full launch queue (a profile shows which: gaps between
+kernels mean the former; then fewer launches or ``--compile-mode reduce-overhead`` help). Each model runs in a fresh
 process (``--in-process`` times them all in this one). ``--inductor KEY=VALUE`` sets a
 ``torch._inductor.config`` option in each process before it compiles (to time one with
 committed code, e.g. ``--compile --inductor combo_kernels=True``). Prints a markdown table and
@@ -122,7 +125,7 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    times = []
+    times, host = [], []
     for i in range(args.warmup + args.steps):
         if cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -135,6 +138,7 @@ def bench_one(name, model, args, device, peer=False) -> dict:
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        issued = time.perf_counter() - t0
         if cuda:
             end.record()
             torch.cuda.synchronize()
@@ -143,25 +147,27 @@ def bench_one(name, model, args, device, peer=False) -> dict:
             dt = time.perf_counter() - t0
         if i >= args.warmup:
             times.append(dt)
+            host.append(issued)
     med = statistics.median(times)
     return {
         "name": name, "params": n_params, "tokens_per_s": args.batch * args.seq / med,
-        "step_ms": med * 1000, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "step_ms": med * 1000, "host_ms": statistics.median(host) * 1000, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         "loss": float(loss), "pid": os.getpid(),
     }
 
 
 def _table(rows: list[dict]) -> str:
     ref = next((r["tokens_per_s"] for r in rows if r["name"] == "transformer" and "error" not in r), None)
-    lines = ["| model | params | tokens/s | vs transformer | step ms | peak GB |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| model | params | tokens/s | vs transformer | step ms | host ms | peak GB |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['name']} | - | failed: {r['error'][:60]} | | | |")
+            lines.append(f"| {r['name']} | - | failed: {r['error'][:60]} | | | | |")
             continue
         rel = f"{r['tokens_per_s'] / ref:.2f}x" if ref else "-"
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
         lines.append(f"| {r['name']} | {r['params'] / 1e6:.1f}M | {r['tokens_per_s']:,.0f} | {rel} "
-                     f"| {r['step_ms']:.1f} | {mem} |")
+                     f"| {r['step_ms']:.1f} | {r['host_ms']:.1f} | {mem} |")
     return "\n".join(lines)
 
 

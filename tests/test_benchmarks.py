@@ -40,8 +40,10 @@ def test_throughput_times_each_model_in_its_own_process(tmp_path):
                           "--families", "transformer,hgrn2,no-such-family", "--out", str(tmp_path / "t.json")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    pids = [r["pid"] for r in json.loads((tmp_path / "t.json").read_text())["results"] if "pid" in r]
+    timed = [r for r in json.loads((tmp_path / "t.json").read_text())["results"] if "pid" in r]
+    pids = [r["pid"] for r in timed]
     assert len(pids) == 2 and len(set(pids)) == 2, pids
+    assert all(0 < r["host_ms"] <= r["step_ms"] for r in timed), timed    # the CPU's share of the step
     rows = {line.split("|")[1].strip(): line for line in out.stdout.splitlines() if line.startswith("| ")}
     assert "1.00x" in rows["transformer"], out.stdout[-2000:]
     assert "failed: BabybenchError: unknown model family 'no-such-family'" in rows["no-such-family"]
