@@ -2,13 +2,13 @@
 
 One step = forward + backward + AdamW step, bf16 autocast on CUDA, timed after
 warm-up with CUDA events (median of ``--steps``). ``host ms`` is the CPU's time to issue the
-step (its Python, autograd and kernel launches, up to the synchronize). Close to ``step ms``, the
-GPU waited on the CPU, or the CPU on a full launch queue (a profile shows which: gaps between
-kernels mean the former; then fewer launches or ``--compile-mode reduce-overhead`` help). Each model runs in a fresh
-process (``--in-process`` times them all in this one). ``--inductor KEY=VALUE`` sets a
-``torch._inductor.config`` option in each process before it compiles (to time one with
-committed code, e.g. ``--compile --inductor combo_kernels=True``). Prints a markdown table and
-writes JSON to ``--out``. CPU smoke test::
+step (its Python, autograd and kernel launches, up to the synchronize). Close to ``step ms``,
+the GPU waited on the CPU, or the CPU on a full launch queue (a profile shows which: gaps
+between kernels mean the former; then fewer launches or ``--compile-mode reduce-overhead``
+help). Each model runs in a fresh process (``--in-process`` times them all in this one).
+``--inductor KEY=VALUE`` sets a ``torch._inductor.config`` option in each process before it
+compiles (to time one with committed code, e.g. ``--compile --inductor combo_kernels=True``).
+Prints a markdown table and writes JSON to ``--out``. CPU smoke test::
 
     python benchmarks/throughput.py --size debug --batch 2 --seq 64 --steps 2 --warmup 1
 """
@@ -151,7 +151,8 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     med = statistics.median(times)
     return {
         "name": name, "params": n_params, "tokens_per_s": args.batch * args.seq / med,
-        "step_ms": med * 1000, "host_ms": statistics.median(host) * 1000, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "step_ms": med * 1000, "host_ms": statistics.median(host) * 1000,
+        "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
         "loss": float(loss), "pid": os.getpid(),
     }
 
