@@ -72,12 +72,25 @@ class TaskSpec:
 
 
     def _generate(self, out: Path) -> None:
-        """Write generated data (``options.generator = "module:function"``, called as ``fn(out, **n_*, seed)``)."""
+        """Write generated data (``options.generator = "module:function"``, called as
+        ``fn(folder, **n_*, seed)``) into a folder of this process's own, then rename it to ``out``:
+        another process (``evaluate --jobs``) sees all of it or none. Where one of them renamed
+        first, the others drop their copy (the same data)."""
         import importlib
+        import os
+        import shutil
 
         module, _, fn = self.options["generator"].partition(":")
         kwargs = {k: v for k, v in self.options.items() if k.startswith("n_") or k == "seed"}
-        getattr(importlib.import_module(module), fn)(out, **kwargs)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        getattr(importlib.import_module(module), fn)(tmp, **kwargs)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if not out.exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass

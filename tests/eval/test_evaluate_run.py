@@ -70,3 +70,38 @@ def test_perplexity_record(run_dir):
     assert rec["headline"] == "bpc" and rec["higher_is_better"] is False
     assert rec["metrics"]["bpc"]["value"] > 0 and rec["metrics"]["perplexity"]["value"] > 1
     assert rec["items"] is None and rec["limit"] == 4
+
+
+def test_generated_data_appears_whole():
+    # evaluate --jobs: two scorers may find the demo pairs missing at once. Each writes its own
+    # folder and renames it into place, so neither ever reads a half-written one.
+    import shutil
+
+    import babybench.data.grammar as grammar
+
+    spec = get_task("demo-pairs")
+    out = spec.data_path(must_exist=False)
+    module, _, name = spec.options["generator"].partition(":")
+    assert module == grammar.__name__
+    real = getattr(grammar, name)
+    seen = []
+
+    def alone(folder, **kw):
+        paths = real(folder, **kw)
+        seen.append(out.exists())                   # written, and still nothing at the final path
+        return paths
+
+    def rival_first(folder, **kw):
+        real(out, **kw)                             # another process renamed its copy first
+        return real(folder, **kw)
+
+    for gen in (alone, rival_first):
+        shutil.rmtree(out, ignore_errors=True)
+        setattr(grammar, name, gen)
+        try:
+            p = spec.data_path()
+        finally:
+            setattr(grammar, name, real)
+        assert len(list(p.glob("*.jsonl"))) > 3
+        assert not list(p.parent.glob(f".{p.name}.tmp-*"))   # no copy left behind
+    assert seen == [False]
