@@ -6,13 +6,21 @@ Builds the family, runs warm-up steps (forward + backward + AdamW, bf16 autocast
 profiles one step and prints the kernels with the most CUDA time, the number of
 kernel launches, the step's (profiler-inflated) wall time, and the CUDA time and launches
 per kernel group (matmuls, Inductor's Triton kernels, babybench's scan, cuDNN, ...). The GPU's
-idle time between kernels is throughput.py's step time minus the group total. A diagnosis
+idle time between kernels is throughput.py's step time minus the group total. With
+``--host-steps N`` it also runs N more steps under Python's cProfile and prints the host
+functions with the most own time: where the CPU's time to issue a step goes (launchers,
+Inductor's wrapper code, autograd), for a step that waits on the host. A diagnosis
 tool, not a benchmark.
+
+    python benchmarks/profile_step.py --families xlstm --compile --host-steps 10
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import re
 import time
 
@@ -20,6 +28,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from babybench.models import build_model
+from babybench.models.compile import compile_model
 
 
 #: Kernel-name patterns of the summary's groups, first match wins (the rest is "other").
@@ -54,6 +63,19 @@ def step(model, opt, idx):
     opt.zero_grad(set_to_none=True)
 
 
+def host_profile(run_step, steps: int, top: int) -> str:
+    """cProfile of ``steps`` calls of ``run_step``: the ``top`` functions by own time, as text
+    (the host's Python and C calls; kernels that run on the GPU do not show)."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        run_step()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default="xlstm,hgrn2,mamba")
@@ -62,6 +84,8 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--compile", action="store_true", help="torch.compile the model first")
+    ap.add_argument("--host-steps", type=int, default=0,
+                    help="also cProfile this many steps on the host and print its top functions (0 = off)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("profile_step.py: needs a CUDA device (it profiles GPU kernel time); "
@@ -70,7 +94,7 @@ def main() -> None:
         model = build_model(fam, size=args.size, vocab_size=16384).cuda()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
         if args.compile:
-            model = torch.compile(model)
+            model = compile_model(model)
         idx = torch.randint(0, 16384, (args.batch, args.seq + 1), device="cuda")
         for _ in range(3):
             step(model, opt, idx)
@@ -93,6 +117,10 @@ def main() -> None:
             print(f"| {g} | {ms:.2f} | {n} |")
         # The profiled wall time is inflated by the profiler: take idle time from throughput.py.
         print(f"| all kernels | {busy:.2f} | {n_launch} |")
+        if args.host_steps:
+            print(f"\n### host, {args.host_steps} steps under cProfile\n")
+            print(host_profile(lambda: step(model, opt, idx), args.host_steps, 3 * args.top))
+            torch.cuda.synchronize()
         del model, opt
         torch.cuda.empty_cache()
 

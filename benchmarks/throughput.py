@@ -4,9 +4,12 @@ One step = forward + backward + AdamW step, bf16 autocast on CUDA, timed after
 warm-up with CUDA events (median of ``--steps``). ``host ms`` is the CPU's time to issue the
 step (its Python, autograd and kernel launches, up to the synchronize). Close to ``step ms``,
 the GPU waited on the CPU, or the CPU on a full launch queue (a profile shows which: gaps
-between kernels mean the former; then fewer launches or ``--compile-mode reduce-overhead``
-help). Each model runs in a fresh process (``--in-process`` times them all in this one).
-``--inductor KEY=VALUE`` sets a ``torch._inductor.config`` option in each process before it
+between kernels mean the former; then fewer launches or CUDA graphs help). ``--compile-mode auto``
+(the default) compiles each family in the mode training picks (``runtime.compile_mode: auto``: CUDA
+graphs for xlstm), and the table's ``compiled`` column names it. Each model runs in a fresh
+process (``--in-process`` times them all in this one).
+Compiled models get the Inductor options training sets (``babybench.models.compile``);
+``--inductor KEY=VALUE`` sets a ``torch._inductor.config`` option on top, in each process before it
 compiles (to time one with committed code, e.g. ``--compile --inductor combo_kernels=True``).
 Prints a markdown table and writes JSON to ``--out``. CPU smoke test::
 
@@ -29,6 +32,7 @@ import yaml
 from babybench.config import parse_overrides
 from babybench.errors import BabybenchError
 from babybench.models import build_model
+from babybench.models.compile import family_compile_mode, set_inductor_defaults
 from babybench.models.sizes import MAIN_FAMILIES, make_config
 from babybench.registry import suggest
 
@@ -118,8 +122,9 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     if args.compile:  # a model compiled after others in one process ran slower: start clean
         torch._dynamo.reset()
-    step_model = torch.compile(model, mode=args.compile_mode) if args.compile else model
-    graphs = args.compile and device.type == "cuda" and args.compile_mode == "reduce-overhead"
+    mode = family_compile_mode(args.compile_mode, "" if peer else name) if args.compile else None
+    step_model = torch.compile(model, mode=mode) if args.compile else model
+    graphs = args.compile and device.type == "cuda" and mode == "reduce-overhead"
     idx = torch.randint(0, args.vocab, (args.batch, args.seq + 1), device=device)
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     cuda = device.type == "cuda"
@@ -153,22 +158,22 @@ def bench_one(name, model, args, device, peer=False) -> dict:
         "name": name, "params": n_params, "tokens_per_s": args.batch * args.seq / med,
         "step_ms": med * 1000, "host_ms": statistics.median(host) * 1000,
         "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-        "loss": float(loss), "pid": os.getpid(),
+        "loss": float(loss), "pid": os.getpid(), "compile_mode": mode,
     }
 
 
 def _table(rows: list[dict]) -> str:
     ref = next((r["tokens_per_s"] for r in rows if r["name"] == "transformer" and "error" not in r), None)
-    lines = ["| model | params | tokens/s | vs transformer | step ms | host ms | peak GB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | params | tokens/s | vs transformer | step ms | host ms | peak GB | compiled |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['name']} | - | failed: {r['error'][:60]} | | | | |")
+            lines.append(f"| {r['name']} | - | failed: {r['error'][:60]} | | | | | |")
             continue
         rel = f"{r['tokens_per_s'] / ref:.2f}x" if ref else "-"
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] is not None else "-"
         lines.append(f"| {r['name']} | {r['params'] / 1e6:.1f}M | {r['tokens_per_s']:,.0f} | {rel} "
-                     f"| {r['step_ms']:.1f} | {r['host_ms']:.1f} | {mem} |")
+                     f"| {r['step_ms']:.1f} | {r['host_ms']:.1f} | {mem} | {r['compile_mode'] or 'no'} |")
     return "\n".join(lines)
 
 
@@ -178,6 +183,8 @@ def _run_here(name: str, peer: bool, args, device) -> dict:
     try:
         if args.fla_unchecked and name.startswith("fla-"):
             _lift_fla_hopper_guard()
+        if args.compile:
+            set_inductor_defaults()             # as training compiles; --inductor may override them
         inductor = apply_inductor_options(inductor_options(args.inductor))
         model = (PEERS[name](args.size, args.vocab, args.seq) if peer
                  else build_model(name, args.size, args.vocab, **parse_overrides(args.set)))
@@ -221,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead"],
-                   help="torch.compile mode with --compile (reduce-overhead = CUDA graphs, as runtime.compile_mode)")
+    p.add_argument("--compile-mode", default="auto", choices=["auto", "default", "reduce-overhead"],
+                   help="torch.compile mode with --compile, as runtime.compile_mode (auto = each family's "
+                        "training mode, CUDA graphs for xlstm; reduce-overhead = CUDA graphs; peers: default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model config override for the babybench families, e.g. n_layers=4 (repeatable)")
     p.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",

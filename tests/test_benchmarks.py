@@ -49,13 +49,29 @@ def test_throughput_times_each_model_in_its_own_process(tmp_path):
     assert "failed: BabybenchError: unknown model family 'no-such-family'" in rows["no-such-family"]
 
 
-def test_profile_groups_sum_kernel_time_by_kind():
+def _profile_step_module():
     import importlib.util
-    from types import SimpleNamespace
 
     spec = importlib.util.spec_from_file_location("profile_step", ROOT / "benchmarks" / "profile_step.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_host_profile_names_the_functions_that_took_the_time():
+    def slow_host_work():
+        return sum(i * i for i in range(20000))
+
+    calls = []
+    text = _profile_step_module().host_profile(lambda: calls.append(slow_host_work()), steps=3, top=10)
+    assert len(calls) == 3
+    assert "slow_host_work" in text and "tottime" in text
+
+
+def test_profile_groups_sum_kernel_time_by_kind():
+    from types import SimpleNamespace
+
+    mod = _profile_step_module()
 
     def ev(key, us, n, dev="CUDA"):
         return SimpleNamespace(key=key, self_device_time_total=us, count=n, device_type=SimpleNamespace(name=dev))

@@ -145,12 +145,13 @@ class RuntimeSection:
     compile: bool = False
     """Wrap the model in torch.compile for training. CUDA only (ignored on CPU, where the
     compile time outweighs the gain for short runs); about 1.8x tokens/s on an H100."""
-    compile_mode: Literal["default", "reduce-overhead"] = "default"
+    compile_mode: Literal["auto", "default", "reduce-overhead"] = "auto"
     """torch.compile's mode when ``compile`` is on. reduce-overhead replays every step as CUDA
     graphs, which removes the GPU's idle time between kernel launches: on an H200 (30m, B=32,
-    T=512) xLSTM's 1,500-launch step went from 43.2 to 38.8 ms, while transformer, LSTM, Mamba-2
-    and HGRN2 gained nothing; it holds about 0.5 GB more memory (benchmarks/README.md). One
-    process and one micro-batch a step only (refused otherwise, with the reason)."""
+    T=512) xLSTM's step went from 32.2 to 29.0 ms, while transformer, LSTM, Mamba-2 and HGRN2
+    gained nothing; it holds about 0.4 GB more memory (benchmarks/README.md). One process and
+    one micro-batch a step only (refused otherwise, with the reason). auto = the family's mode
+    (``reduce-overhead`` for xlstm, else ``default``), and ``default`` where CUDA graphs cannot run."""
     log_every: int = 10
     """Steps between log lines / train_log.jsonl rows."""
     eval_every: int = 200

@@ -28,6 +28,7 @@ import torch
 from babybench import config as cfgmod
 from babybench.errors import BabybenchError
 from babybench.io import runs_dir
+from babybench.models.compile import compile_model, family_compile_mode
 from babybench.train import checkpoint as ckpt
 from babybench.train import dist
 from babybench.train.callbacks import Callback, default_callbacks
@@ -93,6 +94,17 @@ def check_cuda_graph_plan(accum: int, world: int, rank_batch: int) -> None:
                              "it was never tested there): use runtime.compile_mode=default")
 
 
+def pick_compile_mode(mode: str, family: str, accum: int, world: int) -> tuple[str, str | None]:
+    """(torch.compile mode, why ``auto`` fell back or None) for this run. ``auto`` is the
+    family's mode, or ``default`` where CUDA graphs cannot run (see :func:`check_cuda_graph_plan`)."""
+    picked = family_compile_mode(mode, family)
+    if mode == "auto" and picked == "reduce-overhead" and (accum > 1 or world > 1):
+        why = f"{accum} micro-batches a step" if accum > 1 else f"{world} processes"
+        return "default", (f"runtime.compile_mode=auto: default, not CUDA graphs, for {family} ({why}; "
+                           "CUDA graphs need one process and one micro-batch a step)")
+    return picked, None
+
+
 class Trainer:
     """One run: builds everything from ``cfg`` and the data, then :meth:`fit`.
 
@@ -124,7 +136,11 @@ class Trainer:
         cfg = self.cfg
         self.model = build_model_for(cfg, self.stats["vocab_size"]).to(self.device)
         self.micro, self.accum = batch_plan(cfg.optim.batch_size, cfg.optim.micro_batch_size, self.dist.world)
-        graphs = cfg.runtime.compile and cfg.runtime.compile_mode == "reduce-overhead"
+        self.compile_mode, fallback = pick_compile_mode(cfg.runtime.compile_mode, cfg.model.family,
+                                                        self.accum, self.dist.world)
+        if fallback and cfg.runtime.compile and self.device.type == "cuda":
+            self.say(fallback)
+        graphs = cfg.runtime.compile and self.compile_mode == "reduce-overhead"
         if graphs:
             check_cuda_graph_plan(self.accum, self.dist.world, self.micro * self.accum)
         self.sampler = WindowSampler(self.data.shards.train, cfg.data.seq_len, cfg.seed)
@@ -147,7 +163,9 @@ class Trainer:
             self.train_model = DDP(self.model, device_ids=ids)
         self.cuda_graphs = graphs and self.device.type == "cuda"
         if cfg.runtime.compile and self.device.type == "cuda":
-            self.train_model = torch.compile(self.train_model, mode=cfg.runtime.compile_mode)
+            self.train_model = compile_model(self.train_model, self.compile_mode)
+        else:
+            self.compile_mode = None                # recorded in run.json: not compiled
         self.step, self.wall_prev, self.last_dev = 0, 0.0, None
         self.ckpt_step: int | None = None
 

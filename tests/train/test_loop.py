@@ -11,7 +11,7 @@ from babybench.io import read_jsonl
 from babybench.train import load_run, resume, train
 from babybench.train.callbacks import Callback, default_callbacks
 from babybench.train.checkpoint import load_checkpoint
-from babybench.train.loop import check_cuda_graph_plan, run_dir_for
+from babybench.train.loop import check_cuda_graph_plan, pick_compile_mode, run_dir_for
 from babybench.train.objectives import OBJECTIVES, LMObjective, ObjectiveContext, load_teacher
 
 from .helpers import VOCAB, small_config, synthetic_data
@@ -179,18 +179,33 @@ def test_best_teacher_is_the_lowest_bpc_completed_lm_run_as_an_id(tmp_path, monk
 
 
 @pytest.mark.gpu
-def test_cuda_graph_training_matches_default_compile():
+@pytest.mark.parametrize("family, mode", [("transformer", "reduce-overhead"), ("xlstm", "auto")])
+def test_cuda_graph_training_matches_default_compile(family, mode):
     # reduce-overhead replays CUDA graphs whose outputs (loss, gradients) live in a shared
     # memory pool; a gradient overwritten by the next replay would show up as different
-    # weights after 8 steps.
+    # weights after 8 steps. xlstm trains with CUDA graphs under auto (its Triton kernels inside).
     data = synthetic_data()
-    over = {"runtime.compile": True, "runtime.device": "cuda"}
-    plain = _params(train(small_config(run_name="compiled", **over), data=data))
-    graphs = _params(train(small_config(run_name="graphs", **over, **{"runtime.compile_mode": "reduce-overhead"}),
-                           data=data))
+    over = {"runtime.compile": True, "runtime.device": "cuda", "model.family": family}
+    plain = _params(train(small_config(run_name="compiled", **over, **{"runtime.compile_mode": "default"}),
+                          data=data))
+    run = train(small_config(run_name="graphs", **over, **{"runtime.compile_mode": mode}), data=data)
+    assert json.loads((run / "run.json").read_text())["train"]["compile_mode"] == "reduce-overhead"
+    graphs = _params(run)
     assert plain.keys() == graphs.keys()
     for k in plain:
         torch.testing.assert_close(graphs[k], plain[k], rtol=2e-3, atol=2e-4, msg=k)
+
+
+def test_auto_compile_mode_falls_back_where_cuda_graphs_cannot_run():
+    assert pick_compile_mode("auto", "xlstm", accum=1, world=1) == ("reduce-overhead", None)
+    assert pick_compile_mode("auto", "mamba", accum=1, world=1) == ("default", None)
+    mode, why = pick_compile_mode("auto", "xlstm", accum=2, world=1)
+    assert mode == "default" and "for xlstm (2 micro-batches a step" in why
+    mode, why = pick_compile_mode("auto", "xlstm", accum=1, world=4)
+    assert mode == "default" and "(4 processes" in why
+    assert pick_compile_mode("reduce-overhead", "mamba", accum=2, world=1) == ("reduce-overhead", None)  # refused later
+    run = train(small_config(**{"model.family": "xlstm", "runtime.compile": True}), data=synthetic_data())
+    assert json.loads((run / "run.json").read_text())["train"]["compile_mode"] is None                    # on the CPU nothing is compiled
 
 
 def test_cuda_graphs_refuse_gradient_accumulation():
