@@ -48,8 +48,16 @@ def _mlstm_grads(mixer, u):
     return [out, *torch.autograd.grad(out.square().sum(), params)]
 
 
+@pytest.fixture
+def no_tf32_matmuls():
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @pytest.mark.gpu
-def test_compiled_mlstm_block_matches_eager_on_gpu(restore_inductor):
+def test_compiled_mlstm_block_matches_eager_on_gpu(restore_inductor, no_tf32_matmuls):
     """With the defaults, Inductor launches babybench's Triton kernels (conv, block-diagonal maps,
     scan) with its static launcher. Outputs and gradients equal those of the same compiled code
     with Triton's own launcher, and those of the eager block, in fp32. Against eager the
@@ -60,7 +68,6 @@ def test_compiled_mlstm_block_matches_eager_on_gpu(restore_inductor):
 
     if not triton_available():
         pytest.skip("needs triton")
-    torch.backends.cuda.matmul.allow_tf32 = False
     cfg = ModelConfig(vocab_size=97, d_model=64, n_heads=4, n_layers=1, pattern="x",
                       mixer_options={"x": {"gate_softcap": 15.0}})
     mixer = MIXERS.get("x")(cfg, 0).cuda()
