@@ -11,13 +11,12 @@ to 1e-5 (relative; the weight-gradient sums change order with the row tile), or 
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import itertools
 import json
 
 import torch
-from timing import kernel_us, max_rel_diff
+from timing import check_sweep_args, kernel_us, max_rel_diff, sweep_parser
 
 CT = importlib.import_module("babybench.models.kernels.conv_triton")
 #: (channels, row stride of the projection the conv input is sliced from, offset of the slice)
@@ -38,25 +37,13 @@ def kernel_times(ins, dy, off, calls=10):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--B", type=int, default=32)
-    ap.add_argument("--T", type=int, default=512)
-    ap.add_argument("--kernels", default=",".join(CT.LAUNCH))
-    ap.add_argument("--shapes", default="xlstm")
+    ap = sweep_parser(__doc__, CT.LAUNCH, "xlstm")
     ap.add_argument("--rows", default="32,64,128")
     ap.add_argument("--channels", default="64,128,256")
     ap.add_argument("--json", default="", help="write the fastest setting per shape and kernel here")
     args = ap.parse_args()
-    for opt, given, known in (("--shapes", args.shapes, SHAPES), ("--kernels", args.kernels, CT.LAUNCH)):
-        bad = [n for n in given.split(",") if n not in known]
-        if bad:
-            ap.error(f"{opt}: unknown {', '.join(bad)}; known: {', '.join(known)}")
-    for opt, given in (("--rows", args.rows), ("--channels", args.channels)):
-        if not all(n.isdigit() and int(n) >= 16 and not int(n) & (int(n) - 1) for n in given.split(",")):
-            ap.error(f"{opt} {given}: give powers of 2 of at least 16, e.g. {opt} 32,64")
-    if not torch.cuda.is_available():
-        raise SystemExit("conv_triton_sweep.py: needs a CUDA device (it reads each kernel's CUDA time); "
-                         "run it on the GPU machine")
+    check_sweep_args(ap, args, {"--shapes": SHAPES, "--kernels": CT.LAUNCH},
+                     {"--rows": args.rows, "--channels": args.channels}, "conv_triton_sweep.py")
     torch.manual_seed(0)
     best = {}
     for name in args.shapes.split(","):

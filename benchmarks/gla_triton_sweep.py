@@ -13,12 +13,11 @@ outputs and gradients from the ``LAUNCH`` run is printed too.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import itertools
 
 import torch
-from timing import kernel_us, max_rel_diff
+from timing import check_sweep_args, kernel_us, max_rel_diff, sweep_parser
 
 GT = importlib.import_module("babybench.models.kernels.gla_triton")
 SHAPES = {"mamba": (16, 64), "mlstm": (8, 128)}   # heads, head width
@@ -35,22 +34,11 @@ def kernel_times(ins, do, calls=10):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--B", type=int, default=32)
-    ap.add_argument("--T", type=int, default=512)
-    ap.add_argument("--kernels", default=",".join(GT.LAUNCH))
-    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap = sweep_parser(__doc__, GT.LAUNCH, ",".join(SHAPES))
     ap.add_argument("--bv", default="32,64,128", help="value block widths to try")
     args = ap.parse_args()
-    for opt, given, known in (("--shapes", args.shapes, SHAPES), ("--kernels", args.kernels, GT.LAUNCH)):
-        bad = [n for n in given.split(",") if n not in known]
-        if bad:
-            ap.error(f"{opt}: unknown {', '.join(bad)}; known: {', '.join(known)}")
-    if not all(w.isdigit() and int(w) >= 16 and not int(w) & (int(w) - 1) for w in args.bv.split(",")):
-        ap.error(f"--bv {args.bv}: give powers of 2 of at least 16, e.g. --bv 64,128")
-    if not torch.cuda.is_available():
-        raise SystemExit("gla_triton_sweep.py: needs a CUDA device (it reads each kernel's CUDA time); "
-                         "run it on the GPU machine")
+    check_sweep_args(ap, args, {"--shapes": SHAPES, "--kernels": GT.LAUNCH}, {"--bv": args.bv},
+                     "gla_triton_sweep.py")
     torch.manual_seed(0)
     for name in args.shapes.split(","):
         H, K = SHAPES[name]

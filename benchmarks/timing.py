@@ -52,3 +52,32 @@ def add_timing_args(ap: argparse.ArgumentParser, batch: int = 32, seq: int = 512
     ap.add_argument("--seq", type=int, default=seq)
     ap.add_argument("--iters", type=int, default=iters)
     ap.add_argument("--no-compile", action="store_true")
+
+
+def sweep_parser(doc: str, launch: dict, default_shapes: str) -> argparse.ArgumentParser:
+    """The options every Triton launch-setting sweep takes: ``--B``, ``--T``, ``--kernels`` (all of
+    ``launch`` by default) and ``--shapes``; a sweep adds its own, then calls :func:`check_sweep_args`
+    with the known names, ``{"--shapes": SHAPES, "--kernels": LAUNCH}``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--B", type=int, default=32)
+    ap.add_argument("--T", type=int, default=512)
+    ap.add_argument("--kernels", default=",".join(launch))
+    ap.add_argument("--shapes", default=default_shapes)
+    return ap
+
+
+def check_sweep_args(ap: argparse.ArgumentParser, args, known: dict[str, dict], widths: dict[str, str],
+                     script: str) -> None:
+    """Stop with one line on a name that a ``known`` option (name -> its known values) does not
+    know, on a ``widths`` option (name -> its value) that is not a list of powers of 2 of at least
+    16, or where there is no CUDA device."""
+    for opt, names in known.items():
+        bad = [n for n in getattr(args, opt[2:]).split(",") if n not in names]
+        if bad:
+            ap.error(f"{opt}: unknown {', '.join(bad)}; known: {', '.join(names)}")
+    for opt, given in widths.items():
+        if not all(n.isdigit() and int(n) >= 16 and not int(n) & (int(n) - 1) for n in given.split(",")):
+            ap.error(f"{opt} {given}: give powers of 2 of at least 16, e.g. {opt} 32,64")
+    if not torch.cuda.is_available():
+        raise SystemExit(f"{script}: needs a CUDA device (it reads each kernel's CUDA time); "
+                         "run it on the GPU machine")

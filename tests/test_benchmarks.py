@@ -137,3 +137,17 @@ def test_fla_warm_refuses_without_a_gpu_or_fla():
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
     assert "needs a CUDA GPU and the flash-linear-attention package" in out.stderr
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("gla_triton_sweep", ["--shapes", "mlstm,nope"], "--shapes: unknown nope; known: mamba, mlstm"),
+    ("gla_triton_sweep", ["--bv", "64,48"], "--bv 64,48: give powers of 2 of at least 16"),
+    ("conv_triton_sweep", ["--kernels", "_conv_fwd,_x"], "--kernels: unknown _x; known: _conv_fwd"),
+    ("conv_triton_sweep", ["--rows", "8"], "--rows 8: give powers of 2 of at least 16"),
+    ("conv_triton_sweep", [], "conv_triton_sweep.py: needs a CUDA device"),
+])
+def test_triton_sweeps_refuse_bad_options_in_one_line(script, args, message):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *args],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode != 0 and message in out.stderr.strip().splitlines()[-1], out.stderr[-1000:]
