@@ -99,9 +99,10 @@ def pick_compile_mode(mode: str, family: str, accum: int, world: int) -> tuple[s
     family's mode, or ``default`` where CUDA graphs cannot run (see :func:`check_cuda_graph_plan`)."""
     picked = family_compile_mode(mode, family)
     if mode == "auto" and picked == "reduce-overhead" and (accum > 1 or world > 1):
-        why = f"{accum} micro-batches a step" if accum > 1 else f"{world} processes"
-        return "default", (f"runtime.compile_mode=auto: default, not CUDA graphs, for {family} ({why}; "
-                           "CUDA graphs need one process and one micro-batch a step)")
+        why, fix = ((f"{accum} micro-batches a step", "set optim.micro_batch_size to the per-GPU batch")
+                    if accum > 1 else (f"{world} processes", "train on one GPU"))
+        return "default", (f"runtime.compile_mode=auto: {family} compiles in the default mode, without CUDA "
+                           f"graphs, as this run has {why} (to use them, {fix})")
     return picked, None
 
 

@@ -200,12 +200,15 @@ def test_auto_compile_mode_falls_back_where_cuda_graphs_cannot_run():
     assert pick_compile_mode("auto", "xlstm", accum=1, world=1) == ("reduce-overhead", None)
     assert pick_compile_mode("auto", "mamba", accum=1, world=1) == ("default", None)
     mode, why = pick_compile_mode("auto", "xlstm", accum=2, world=1)
-    assert mode == "default" and "for xlstm (2 micro-batches a step" in why
+    assert mode == "default" and why == ("runtime.compile_mode=auto: xlstm compiles in the default mode, without "
+                                         "CUDA graphs, as this run has 2 micro-batches a step (to use them, "
+                                         "set optim.micro_batch_size to the per-GPU batch)")
     mode, why = pick_compile_mode("auto", "xlstm", accum=1, world=4)
-    assert mode == "default" and "(4 processes" in why
+    assert mode == "default" and "this run has 4 processes (to use them, train on one GPU)" in why
     assert pick_compile_mode("reduce-overhead", "mamba", accum=2, world=1) == ("reduce-overhead", None)  # refused later
     run = train(small_config(**{"model.family": "xlstm", "runtime.compile": True}), data=synthetic_data())
-    assert json.loads((run / "run.json").read_text())["train"]["compile_mode"] is None                    # on the CPU nothing is compiled
+    # on the CPU nothing is compiled
+    assert json.loads((run / "run.json").read_text())["train"]["compile_mode"] is None
 
 
 def test_cuda_graphs_refuse_gradient_accumulation():
