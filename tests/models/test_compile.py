@@ -62,7 +62,9 @@ def test_compiled_mlstm_block_matches_eager_on_gpu(restore_inductor, no_tf32_mat
     scan) with its static launcher. Outputs and gradients equal those of the same compiled code
     with Triton's own launcher, and those of the eager block, in fp32. Against eager the
     tolerance is tf32's: the scan's fp32 dots run in tf32, so Inductor's fused fp32 arithmetic,
-    one ulp off eager's, moves a product by up to ~1e-3 (6.6e-5 absolute seen, H200)."""
+    one ulp off eager's, moves a product by up to ~1e-3, so each tensor is compared in norm:
+    elementwise, a weight gradient summed over rows with cancellation was 3% off in one element
+    of 512 (H200)."""
     from babybench.models import MIXERS, ModelConfig
     from babybench.models.kernels import triton_available
 
@@ -79,6 +81,7 @@ def test_compiled_mlstm_block_matches_eager_on_gpu(restore_inductor, no_tf32_mat
         C.set_inductor_defaults()
         ic.static_launch_user_defined_triton_kernels = static
         runs[static] = _mlstm_grads(torch.compile(mixer), u)
-    for a, b, r in zip(runs[True], runs[False], ref):
+    for i, (a, b, r) in enumerate(zip(runs[True], runs[False], ref)):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)         # only the launcher differs
-        torch.testing.assert_close(a, r, rtol=1e-3, atol=2e-4)
+        rel = ((a - r).norm() / r.norm()).item()
+        assert rel < 1e-3, (i, a.shape, rel)

@@ -184,6 +184,8 @@ def test_cuda_graph_training_matches_default_compile(family, mode):
     # reduce-overhead replays CUDA graphs whose outputs (loss, gradients) live in a shared
     # memory pool; a gradient overwritten by the next replay would show up as different
     # weights after 8 steps. xlstm trains with CUDA graphs under auto (its Triton kernels inside).
+    # Compared in norm: the embedding's backward adds with atomics, so the runs differ by rounding,
+    # which 8 Adam steps in bf16 move apart in a few elements; an overwritten gradient is O(1).
     data = synthetic_data()
     over = {"runtime.compile": True, "runtime.device": "cuda", "model.family": family}
     plain = _params(train(small_config(run_name="compiled", **over, **{"runtime.compile_mode": "default"}),
@@ -192,8 +194,9 @@ def test_cuda_graph_training_matches_default_compile(family, mode):
     assert json.loads((run / "run.json").read_text())["train"]["compile_mode"] == "reduce-overhead"
     graphs = _params(run)
     assert plain.keys() == graphs.keys()
-    for k in plain:
-        torch.testing.assert_close(graphs[k], plain[k], rtol=2e-3, atol=2e-4, msg=k)
+    rel = {k: ((graphs[k].double() - plain[k]).norm() / plain[k].double().norm()).item() for k in plain}
+    worst = max(rel, key=rel.get)
+    assert rel[worst] < 1e-2, (worst, rel[worst])
 
 
 def test_auto_compile_mode_falls_back_where_cuda_graphs_cannot_run():
