@@ -115,6 +115,14 @@ def _loss(model, idx, peer: bool):
     return model(idx[:, :-1], targets=idx[:, 1:]).loss
 
 
+def row_compile_mode(mode: str, name: str, peer: bool, device) -> str:
+    """The torch.compile mode of one row: ``mode`` as training resolves it (``auto``: the family's;
+    peers ``default``), and ``default`` off CUDA, where torch.compile runs no CUDA graphs, so the
+    row's ``compiled`` column names what ran."""
+    mode = family_compile_mode(mode, "" if peer else name)
+    return "default" if mode == "reduce-overhead" and device.type != "cuda" else mode
+
+
 def bench_one(name, model, args, device, peer=False) -> dict:
     """Time ``args.steps`` training steps after ``args.warmup`` warm-up steps."""
     model = model.to(device).train()
@@ -122,7 +130,7 @@ def bench_one(name, model, args, device, peer=False) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     if args.compile:  # a model compiled after others in one process ran slower: start clean
         torch._dynamo.reset()
-    mode = family_compile_mode(args.compile_mode, "" if peer else name) if args.compile else None
+    mode = row_compile_mode(args.compile_mode, name, peer, device) if args.compile else None
     step_model = torch.compile(model, mode=mode) if args.compile else model
     graphs = args.compile and device.type == "cuda" and mode == "reduce-overhead"
     idx = torch.randint(0, args.vocab, (args.batch, args.seq + 1), device=device)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = {
@@ -49,10 +50,10 @@ def test_throughput_times_each_model_in_its_own_process(tmp_path):
     assert "failed: BabybenchError: unknown model family 'no-such-family'" in rows["no-such-family"]
 
 
-def _profile_step_module():
+def _benchmark_module(name):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("profile_step", ROOT / "benchmarks" / "profile_step.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -63,7 +64,7 @@ def test_host_profile_names_the_functions_that_took_the_time():
         return sum(i * i for i in range(20000))
 
     calls = []
-    text = _profile_step_module().host_profile(lambda: calls.append(slow_host_work()), steps=3, top=10)
+    text = _benchmark_module("profile_step").host_profile(lambda: calls.append(slow_host_work()), steps=3, top=10)
     assert len(calls) == 3
     assert "slow_host_work" in text and "tottime" in text
 
@@ -71,7 +72,7 @@ def test_host_profile_names_the_functions_that_took_the_time():
 def test_profile_groups_sum_kernel_time_by_kind():
     from types import SimpleNamespace
 
-    mod = _profile_step_module()
+    mod = _benchmark_module("profile_step")
 
     def ev(key, us, n, dev="CUDA"):
         return SimpleNamespace(key=key, self_device_time_total=us, count=n, device_type=SimpleNamespace(name=dev))
@@ -84,6 +85,17 @@ def test_profile_groups_sum_kernel_time_by_kind():
     assert groups == {"matmul (cuBLAS / CUTLASS)": (2.0, 4), "babybench Triton scan": (1.5, 2),
                       "cuDNN LSTM": (0.7, 3), "babybench Triton block-diag map": (0.4, 3),
                       "Inductor Triton": (0.5, 6), "other": (0.35, 3)}
+
+
+def test_throughput_rows_name_the_compile_mode_that_ran():
+    tp = _benchmark_module("throughput")
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert tp.row_compile_mode("auto", "xlstm", False, cuda) == "reduce-overhead"      # as training
+    assert tp.row_compile_mode("auto", "transformer", False, cuda) == "default"
+    assert tp.row_compile_mode("auto", "hf-llama", True, cuda) == "default"            # a peer
+    assert tp.row_compile_mode("reduce-overhead", "hf-llama", True, cuda) == "reduce-overhead"
+    for mode in ("auto", "reduce-overhead"):                   # no CUDA graphs on the CPU
+        assert tp.row_compile_mode(mode, "xlstm", False, cpu) == "default"
 
 
 def test_throughput_set_overrides_the_model_config(tmp_path):
